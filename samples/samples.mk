@@ -1,0 +1,3 @@
+# samples: example targets and patches (filled by later issues)
+.PHONY: samples-build
+samples-build:

@@ -1,0 +1,2 @@
+.PHONY: tests-build
+tests-build:
