@@ -1,2 +1,114 @@
+# tests.mk - the test programs (included by the top Makefile, which defines
+# B, CC, CFLAGS_BASE, TOOL_CFLAGS, LIBS, UNIT_BIN).
+#
+#   $(B)/tests/unit/test_X         unit tests (tests/unit/test_X.c)
+#   $(B)/tests/target              conformance target, pad sites (16,14)
+#   $(B)/tests/target-nop          the same with 5-byte nop sites
+#   $(B)/tests/target-fentry       the same with -pg -mfentry call sites
+#   $(B)/tests/lib*.so             the target's libraries (kernel target modules)
+#   $(B)/tests/patches/NAME.so     test patches (kernel test_klp_* modules)
+#   $(B)/tests/patches/V/NAME.so   build variant V of a patch (module parameters)
+
 .PHONY: tests-build
-tests-build:
+
+# Unit tests link the internal library; a test that needs more sources (of
+# the runtime, say) names them in UNIT_SRC_test_X. They are compiled with
+# TOOL_CFLAGS, hence with the sanitizers under SAN=1.
+UNIT_SRC_test_poke := runtime/arch/x86_64/poke.c common/x86insn.c
+UNIT_SRC_test_shadow := runtime/shadow.c
+
+TEST_HDRS := $(wildcard include/uklp/*.h common/*.h runtime/*.h runtime/arch/x86_64/*.h)
+
+define UNIT_TEST_RULE
+$(B)/tests/unit/$(1): tests/unit/$(1).c $(UNIT_SRC_$(1)) $(B)/libuklp-common.a $(TEST_HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(TOOL_CFLAGS) $$< $(UNIT_SRC_$(1)) $$(B)/libuklp-common.a $$(LIBS) -o $$@
+endef
+$(foreach t,$(UNIT_BIN:$(B)/tests/unit/%=%),$(eval $(call UNIT_TEST_RULE,$(t))))
+
+# The target, in three site flavours. It finds the runtime with dlsym, so it
+# links neither libuklp nor a sanitizer (it runs with the runtime preloaded).
+TEST_TARGET_SRC := tests/target/target.c tests/target/target_dup.c
+TEST_TARGET_DEPS := tests/target/target.h include/uklp/livepatch.h include/uklp/control.h
+TEST_TARGET_LDLIBS := -ldl -lpthread
+
+TEST_SITE_FLAGS_pad := -fpatchable-function-entry=16,14
+TEST_SITE_FLAGS_nop := -fpatchable-function-entry=5,0
+# -pg only when compiling: linked without it, no gcrt1.o and no gmon.out.
+# Note: gcc builds PIE by default here, and then emits the 6-byte
+# "call *__fentry__@GOTPCREL(%rip)"; -fno-pie (with -no-pie at link) gives
+# the 5-byte "call __fentry__" instead.
+TEST_SITE_FLAGS_fentry := -pg -mfentry
+
+$(B)/tests/obj/pad/%.o: tests/target/%.c $(TEST_TARGET_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(TEST_SITE_FLAGS_pad) -c $< -o $@
+
+$(B)/tests/obj/nop/%.o: tests/target/%.c $(TEST_TARGET_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(TEST_SITE_FLAGS_nop) -c $< -o $@
+
+$(B)/tests/obj/fentry/%.o: tests/target/%.c $(TEST_TARGET_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(TEST_SITE_FLAGS_fentry) -c $< -o $@
+
+# target.o first: its local_helper is symbol position 1, target_dup.o's is 2.
+$(B)/tests/target: $(TEST_TARGET_SRC:tests/target/%.c=$(B)/tests/obj/pad/%.o)
+	$(CC) $^ $(TEST_TARGET_LDLIBS) -o $@
+
+$(B)/tests/target-nop: $(TEST_TARGET_SRC:tests/target/%.c=$(B)/tests/obj/nop/%.o)
+	$(CC) $^ $(TEST_TARGET_LDLIBS) -o $@
+
+$(B)/tests/target-fentry: $(TEST_TARGET_SRC:tests/target/%.c=$(B)/tests/obj/fentry/%.o)
+	$(CC) $^ $(TEST_TARGET_LDLIBS) -o $@
+
+TEST_TARGETS := $(B)/tests/target $(B)/tests/target-nop $(B)/tests/target-fentry
+
+# The target's libraries (the kernel tests' target modules).
+TEST_LIBS := $(B)/tests/libtest_klp_callbacks_mod.so $(B)/tests/libtest_klp_callbacks_busy.so
+
+$(B)/tests/lib%.so: tests/target/%.c $(TEST_TARGET_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(TEST_SITE_FLAGS_pad) -fPIC -shared \
+		-Wl,-soname,$(notdir $@) $< $(TEST_TARGET_LDLIBS) -o $@
+
+# Test patches. Their uklp/klp symbols are left undefined and bind to the
+# runtime already loaded in the target. KBUILD_MODNAME is the patch name.
+TEST_PATCH_DEPS := tests/patches/test_klp.h include/uklp/livepatch.h
+TEST_PATCH_NAMES := $(basename $(notdir $(wildcard tests/patches/test_klp_*.c)))
+
+$(B)/tests/patches/%.so: tests/patches/%.c $(TEST_PATCH_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fPIC -shared -DKBUILD_MODNAME='"$*"' $< -o $@
+
+$(B)/tests/patches/test_klp_state3.so: tests/patches/test_klp_state2.c
+
+# Build variants stand for module parameters: the patch keeps its name (so
+# the transcripts keep the kernel's), the directory names the variant.
+TEST_PATCH_DEFS_replace := -DREPLACE=1
+TEST_PATCH_DEFS_enodev := -DPRE_PATCH_RET=-ENODEV
+TEST_PATCH_DEFS_enodev-coming := -DPRE_PATCH_RET_COMING=-ENODEV
+TEST_PATCH_DEFS_ambiguous := -DSYMPOS=0
+TEST_PATCH_DEFS_sympos3 := -DSYMPOS=3
+
+TEST_PATCH_VARIANTS := \
+	replace/test_klp_atomic_replace \
+	replace/test_klp_callbacks_demo2 \
+	enodev/test_klp_callbacks_demo \
+	enodev-coming/test_klp_callbacks_demo \
+	ambiguous/test_klp_local \
+	sympos3/test_klp_local
+
+define TEST_PATCH_VARIANT_RULE
+$(B)/tests/patches/$(1)/%.so: tests/patches/%.c $(TEST_PATCH_DEPS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) -fPIC -shared -DKBUILD_MODNAME='"$$*"' \
+		$$(TEST_PATCH_DEFS_$(1)) $$< -o $$@
+endef
+$(foreach v,$(sort $(dir $(TEST_PATCH_VARIANTS))),\
+	$(eval $(call TEST_PATCH_VARIANT_RULE,$(v:/=))))
+
+TEST_PATCHES := $(TEST_PATCH_NAMES:%=$(B)/tests/patches/%.so) \
+	$(TEST_PATCH_VARIANTS:%=$(B)/tests/patches/%.so)
+
+tests-build: $(UNIT_BIN) $(TEST_TARGETS) $(TEST_LIBS) $(TEST_PATCHES)

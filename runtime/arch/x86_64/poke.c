@@ -1,0 +1,998 @@
+// SPDX-License-Identifier: MIT
+/*
+ * poke - rewrite this process's code while other threads run it (x86-64).
+ * See poke.h for the protocols; this file's comments cover the mechanics.
+ *
+ * Sites being poked and permanent breakpoints live in a fixed table of
+ * slots that the SIGTRAP handler reads without locks. A slot's life:
+ *
+ * writer (under poke_lock)           SIGTRAP handler (any thread)
+ * claim: owned 0 -> 1
+ * fill addr, kind, insn, ...
+ * publish: refs := 1 (release)       get: refs r -> r+1 if r > 0 (acquire)
+ * write cc at addr, ...              read the fields
+ * ... finish or undo the site        put: refs -= 1 (release)
+ * retire: refs -= 1, wait for refs == 0 (acquire), clear, owned := 0
+ *
+ * so a handler either holds a reference while it reads a slot, which the
+ * writer waits for before reusing it, or does not see the slot at all.
+ * This is the kernel's bp_desc.refs scheme (try_get_desc()/put_desc()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <uklp/livepatch.h>
+
+#include "poke.h"
+#include "x86insn.h"
+
+/*
+ * Weak: libuklp.so defines it (log.c); a unit test linking this file alone
+ * does not, and gets the messages on stderr.
+ */
+#pragma weak uklp_printk
+
+/* The handler relies on these being plain lock-free instructions. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "atomic long must be lock-free");
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "pointers must be lock-free");
+
+#define POKE_SLOTS 64
+/* Addresses of recently retired slots, to recognise late traps on them. */
+#define POKE_HIST 64
+
+enum poke_kind {
+	POKE_TEXT = 1, /* a poke_text_bp() in progress */
+	POKE_BP,       /* a permanent breakpoint */
+};
+
+enum poke_sync {
+	POKE_SYNC_NONE,
+	POKE_SYNC_CORE,
+	POKE_SYNC_EXPEDITED,
+	POKE_SYNC_MPROTECT,
+	POKE_SYNC_FENCE,
+};
+
+/*
+ * One site with an int3 of ours at @addr. The plain fields are written by
+ * the owner only while @refs is 0 and read by handlers only while they hold
+ * a reference.
+ */
+struct poke_slot {
+	atomic_int owned; /* claimed by a writer */
+	atomic_int refs;  /* 0: not live; else 1 (owner) + handlers */
+	uintptr_t addr;	  /* the int3's address */
+	size_t len;	  /* bytes of the site (1 for POKE_BP) */
+	enum poke_kind kind;
+	struct x86insn insn;	   /* TEXT: new insn; BP: original */
+	bool insn_ok;		   /* BP: @insn is valid */
+	uint8_t orig;		   /* BP: the byte the int3 replaced */
+	poke_bp_handler_t handler; /* BP */
+};
+
+static pthread_mutex_t poke_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool poke_inited;      /* under poke_lock */
+static bool poke_atfork_done; /* under poke_lock */
+static atomic_int poke_mem_fd = -1;
+static enum poke_sync poke_sync_mode = POKE_SYNC_NONE;
+/* Written before the handler is installed; read-only while it is. */
+static struct sigaction poke_old_act;
+
+static struct poke_slot poke_slots[POKE_SLOTS];
+static _Atomic uintptr_t poke_hist[POKE_HIST];
+static unsigned int poke_hist_next; /* under poke_lock */
+static atomic_ulong poke_traps;
+
+/* The mprotect-ipi fallback of poke_sync_core(). */
+static pthread_mutex_t poke_ipi_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *poke_ipi_page;
+static size_t poke_ipi_size;
+
+/* Async-signal-safe message on stderr (signal handler, fork child). */
+static void poke_msg(const char *msg)
+{
+	ssize_t r;
+
+	r = write(STDERR_FILENO, "uklp: poke: ", 12);
+	r = write(STDERR_FILENO, msg, strlen(msg));
+	r = write(STDERR_FILENO, "\n", 1);
+	(void)r;
+}
+
+/* A warning from a normal context: into the runtime's log when linked. */
+static void poke_warn(const char *msg)
+{
+	if (uklp_printk)
+		uklp_printk(UKLP_LOG_WARNING, "uklp: poke: %s\n", msg);
+	else
+		poke_msg(msg);
+}
+
+/*
+ * Read @len bytes of this process's memory at @addr through /proc/self/mem
+ * (works on execute-only and PROT_NONE pages). Async-signal-safe. Returns
+ * the number of bytes read (short at an unmapped page) or -errno.
+ */
+static ssize_t mem_read_upto(uintptr_t addr, void *buf, size_t len)
+{
+	int fd = atomic_load_explicit(&poke_mem_fd, memory_order_relaxed);
+	size_t done = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return -EBADF;
+	while (done < len) {
+		r = pread(fd, (char *)buf + done, len - done,
+			  (off_t)(addr + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return done ? (ssize_t)done : -errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static int mem_read(uintptr_t addr, void *buf, size_t len)
+{
+	ssize_t r = mem_read_upto(addr, buf, len);
+
+	if (r < 0)
+		return (int)r;
+	return (size_t)r == len ? 0 : -EIO;
+}
+
+/*
+ * Write through /proc/self/mem: the kernel writes with FOLL_FORCE, so a
+ * read-only private text page is copied on write and stays r-xp. Only each
+ * single byte is written atomically.
+ */
+static int mem_write(uintptr_t addr, const void *buf, size_t len)
+{
+	int fd = atomic_load_explicit(&poke_mem_fd, memory_order_relaxed);
+	size_t done = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return -EBADF;
+	while (done < len) {
+		r = pwrite(fd, (const char *)buf + done, len - done,
+			   (off_t)(addr + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static long membarrier(int cmd, unsigned int flags)
+{
+	return syscall(__NR_membarrier, cmd, flags, 0);
+}
+
+/* Touch-then-revoke a private page: the TLB shootdown IPIs every CPU. */
+static int poke_ipi_mprotect(void)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&poke_ipi_lock);
+	if (mprotect(poke_ipi_page, poke_ipi_size, PROT_READ | PROT_WRITE)) {
+		err = -errno;
+		goto out;
+	}
+	/* Dirty the page so that revoking access must flush every TLB. */
+	atomic_fetch_add_explicit((atomic_long *)poke_ipi_page, 1,
+				  memory_order_relaxed);
+	if (mprotect(poke_ipi_page, poke_ipi_size, PROT_NONE))
+		err = -errno;
+out:
+	pthread_mutex_unlock(&poke_ipi_lock);
+	return err;
+}
+
+/**
+ * poke_sync_core() - make every thread execute a core-serializing instruction
+ *
+ * See poke.h: pairs with the other threads' instruction fetch.
+ */
+void poke_sync_core(void)
+{
+	/*
+	 * Pairs with the instruction fetch of every other thread: each
+	 * running thread gets an IPI and executes a core-serializing
+	 * instruction (IRET, or the SYNC_CORE sync_core()) before it returns
+	 * to user space; a thread not running serializes when it is switched
+	 * back in (CR3 write or sync_core_before_usermode()). Code written
+	 * before this call is then what every thread fetches.
+	 */
+	switch (poke_sync_mode) {
+	case POKE_SYNC_CORE:
+		if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0))
+			return;
+		break;
+	case POKE_SYNC_EXPEDITED:
+		/* On x86 the IPI returns to user mode with IRET. */
+		if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0))
+			return;
+		break;
+	case POKE_SYNC_MPROTECT:
+		if (!poke_ipi_mprotect())
+			return;
+		break;
+	default:
+		break;
+	}
+	/*
+	 * Last resort, pairing with no barrier of the other threads (none
+	 * can be forced): it orders our own writes only; other CPUs fetch
+	 * the new code after their next serializing event (interrupt,
+	 * context switch).
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/**
+ * poke_sync_method() - how poke_sync_core() works
+ *
+ * Return: a constant string naming the mechanism (see poke.h).
+ */
+const char *poke_sync_method(void)
+{
+	switch (poke_sync_mode) {
+	case POKE_SYNC_CORE:
+		return "membarrier-sync-core";
+	case POKE_SYNC_EXPEDITED:
+		return "membarrier-expedited";
+	case POKE_SYNC_MPROTECT:
+		return "mprotect-ipi";
+	case POKE_SYNC_FENCE:
+		return "fence";
+	default:
+		return "none";
+	}
+}
+
+/*
+ * Register with membarrier (again in a fork child: the state is per mm).
+ * @child: in a fork child, where the log's lock may be held: no warnings.
+ */
+static void poke_sync_setup(bool child)
+{
+	long cmds = membarrier(MEMBARRIER_CMD_QUERY, 0);
+
+	if (cmds < 0)
+		cmds = 0;
+	if ((cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
+	    !membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+			0)) {
+		poke_sync_mode = POKE_SYNC_CORE;
+		return;
+	}
+	if ((cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    !membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0)) {
+		if (!child)
+			poke_warn(
+			    "no membarrier SYNC_CORE, using PRIVATE_EXPEDITED");
+		poke_sync_mode = POKE_SYNC_EXPEDITED;
+		return;
+	}
+	if (!poke_ipi_page) {
+		poke_ipi_size = (size_t)sysconf(_SC_PAGESIZE);
+		poke_ipi_page = mmap(NULL, poke_ipi_size, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (poke_ipi_page == MAP_FAILED)
+			poke_ipi_page = NULL;
+	}
+	if (poke_ipi_page && !poke_ipi_mprotect()) {
+		if (!child)
+			poke_warn(
+			    "no membarrier, using mprotect TLB-shootdown IPIs");
+		poke_sync_mode = POKE_SYNC_MPROTECT;
+		return;
+	}
+	if (!child)
+		poke_warn("no way to serialize other CPUs, using a fence only");
+	poke_sync_mode = POKE_SYNC_FENCE;
+}
+
+/* --- slots ------------------------------------------------------------ */
+
+/* Take a reference on a live slot. Async-signal-safe. */
+static bool slot_get(struct poke_slot *s)
+{
+	int r = atomic_load_explicit(&s->refs, memory_order_relaxed);
+
+	/*
+	 * The acquire pairs with the release in slot_publish(): the slot's
+	 * fields are then the ones its owner wrote.
+	 */
+	while (r > 0)
+		if (atomic_compare_exchange_weak_explicit(&s->refs, &r, r + 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+static void slot_put(struct poke_slot *s)
+{
+	/* Pairs with the acquire in slot_retire()'s wait. */
+	atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release);
+}
+
+static struct poke_slot *slot_claim(void)
+{
+	int i, zero;
+
+	for (i = 0; i < POKE_SLOTS; i++) {
+		zero = 0;
+		/* Acquire pairs with the release in slot_retire(). */
+		if (atomic_compare_exchange_strong_explicit(
+			&poke_slots[i].owned, &zero, 1, memory_order_acquire,
+			memory_order_relaxed))
+			return &poke_slots[i];
+	}
+	return NULL;
+}
+
+static void slot_publish(struct poke_slot *s)
+{
+	/*
+	 * Pairs with the acquire in slot_get(). The cc written after this
+	 * (a syscall, and x86 keeps stores in order) cannot be fetched by a
+	 * thread before it can see refs == 1.
+	 */
+	atomic_store_explicit(&s->refs, 1, memory_order_release);
+}
+
+/* Called only once the site no longer holds our int3 (or is given up). */
+static void slot_retire(struct poke_slot *s)
+{
+	unsigned int h = poke_hist_next++ % POKE_HIST;
+
+	/* Pairs with the acquire in hist_has(). */
+	atomic_store_explicit(&poke_hist[h], s->addr, memory_order_release);
+	slot_put(s);
+	/* Pairs with the release in slot_put() of each handler. */
+	while (atomic_load_explicit(&s->refs, memory_order_acquire))
+		sched_yield();
+	s->addr = 0;
+	s->handler = NULL;
+	/* Pairs with the acquire in slot_claim(). */
+	atomic_store_explicit(&s->owned, 0, memory_order_release);
+}
+
+/* A live slot overlapping [addr, addr + len). Writers only. */
+static struct poke_slot *slot_overlap(uintptr_t addr, size_t len)
+{
+	struct poke_slot *s;
+	int i;
+
+	for (i = 0; i < POKE_SLOTS; i++) {
+		s = &poke_slots[i];
+		if (!atomic_load_explicit(&s->owned, memory_order_relaxed) ||
+		    !atomic_load_explicit(&s->refs, memory_order_relaxed))
+			continue;
+		if (s->addr < addr + len && addr < s->addr + s->len)
+			return s;
+	}
+	return NULL;
+}
+
+static bool hist_has(uintptr_t addr)
+{
+	int i;
+
+	/* Acquire pairs with the release in slot_retire(). */
+	for (i = 0; i < POKE_HIST; i++)
+		if (atomic_load_explicit(&poke_hist[i], memory_order_acquire) ==
+		    addr)
+			return true;
+	return false;
+}
+
+/* --- the SIGTRAP handler ---------------------------------------------- */
+
+static void push(greg_t *g, uint64_t v)
+{
+	g[REG_RSP] -= 8;
+	memcpy((void *)(uintptr_t)g[REG_RSP], &v, sizeof(v));
+}
+
+static uint64_t load64(uint64_t addr)
+{
+	uint64_t v;
+
+	memcpy(&v, (const void *)(uintptr_t)addr, sizeof(v));
+	return v;
+}
+
+/* Make the thread in @uc behave as if it executed @insn at @addr. */
+static void emulate(ucontext_t *uc, uintptr_t addr, const struct x86insn *insn)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	uint64_t next = addr + insn->len;
+	uint64_t target;
+
+	switch (insn->kind) {
+	case X86_NOP:
+	case X86_ENDBR:
+	case X86_INT3: /* refused by poke_text_bp() and poke_bp_install() */
+		g[REG_RIP] = (greg_t)next;
+		break;
+	case X86_JMP:
+		g[REG_RIP] = (greg_t)insn->target;
+		break;
+	case X86_CALL:
+		push(g, next);
+		g[REG_RIP] = (greg_t)insn->target;
+		break;
+	case X86_JMP_IND_RIP:
+		g[REG_RIP] = (greg_t)load64(insn->target);
+		break;
+	case X86_CALL_IND_RIP:
+		target = load64(insn->target);
+		push(g, next);
+		g[REG_RIP] = (greg_t)target;
+		break;
+	case X86_RET:
+		g[REG_RIP] = (greg_t)load64((uint64_t)g[REG_RSP]);
+		g[REG_RSP] += 8;
+		break;
+	}
+}
+
+/* Handle a trap at @trap if a live slot is there. */
+static bool handle_slots(ucontext_t *uc, uintptr_t trap)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	struct poke_slot *s;
+	struct x86insn insn;
+	int i;
+
+	for (i = 0; i < POKE_SLOTS; i++) {
+		s = &poke_slots[i];
+		if (!slot_get(s))
+			continue;
+		if (s->addr != trap) {
+			slot_put(s);
+			continue;
+		}
+		if (s->kind == POKE_TEXT) {
+			insn = s->insn;
+			slot_put(s);
+			emulate(uc, trap, &insn);
+			atomic_fetch_add_explicit(&poke_traps, 1,
+						  memory_order_relaxed);
+			return true;
+		}
+		/* A breakpoint: our reference holds poke_bp_remove() off. */
+		g[REG_RIP] = (greg_t)trap;
+		s->handler((void *)trap, uc);
+		if ((uintptr_t)g[REG_RIP] == trap) {
+			if (!s->insn_ok) {
+				poke_msg("breakpoint handler left the PC at an "
+					 "instruction it cannot emulate");
+				abort();
+			}
+			emulate(uc, trap, &s->insn);
+		}
+		slot_put(s);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * An int3 trap with the PC after it at @trap + 1. Returns true when it was
+ * ours (the PC in @uc is set). Else *@insn is the address of the foreign
+ * trapping instruction.
+ */
+static bool handle_int3(ucontext_t *uc, uintptr_t trap, uintptr_t *insn)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	uint8_t b[2];
+	int tries;
+
+	*insn = trap;
+	for (tries = 0; tries < 2; tries++) {
+		if (handle_slots(uc, trap))
+			return true;
+		if (mem_read(trap, &b[1], 1))
+			return false;
+		if (b[1] != X86INSN_INT3)
+			break;
+		/*
+		 * A cc that is in no slot: foreign, or the int3 of a poke
+		 * published after our scan. Pairs with the release in
+		 * slot_publish(): if the cc we read is a new poke's, a second
+		 * scan sees its slot.
+		 */
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+	if (b[1] == X86INSN_INT3)
+		return false;
+	/*
+	 * The cc is gone: a poke or breakpoint of ours finished between the
+	 * trap and now. Re-execute what is there now. A foreign "int $3"
+	 * (cd 03) also traps with no cc at PC-1: it is told apart by its
+	 * bytes, unless the address was ours recently.
+	 */
+	if (hist_has(trap)) {
+		atomic_fetch_add_explicit(&poke_traps, 1, memory_order_relaxed);
+	} else if (trap > 0 && !mem_read(trap - 1, &b[0], 1) && b[0] == 0xcd &&
+		   b[1] == 0x03) {
+		*insn = trap - 1;
+		return false;
+	}
+	g[REG_RIP] = (greg_t)trap;
+	return true;
+}
+
+/* Give a SIGTRAP that is not ours to the previous disposition. */
+static void chain(int sig, siginfo_t *info, void *ctx, uintptr_t insn)
+{
+	const struct sigaction *old = &poke_old_act;
+	ucontext_t *uc = ctx;
+	sigset_t mask, saved;
+
+	if (old->sa_handler == SIG_IGN && !insn)
+		return;
+	if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+		sigaction(sig, old, NULL);
+		if (insn) {
+			/* Re-execute the int3: the kernel decides. */
+			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)insn;
+			return;
+		}
+		sigemptyset(&mask);
+		sigaddset(&mask, sig);
+		pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
+		raise(sig);
+		return;
+	}
+	mask = old->sa_mask;
+	if (!(old->sa_flags & SA_NODEFER))
+		sigaddset(&mask, sig);
+	pthread_sigmask(SIG_BLOCK, &mask, &saved);
+	if (old->sa_flags & SA_SIGINFO)
+		old->sa_sigaction(sig, info, ctx);
+	else
+		old->sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+static void poke_sigtrap(int sig, siginfo_t *info, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	uintptr_t insn = 0;
+	int saved_errno = errno;
+
+	/* int3 (and int $3) trap with si_code SI_KERNEL, PC after them. */
+	if (info->si_code == SI_KERNEL && pc && handle_int3(uc, pc - 1, &insn))
+		goto out;
+	chain(sig, info, ctx, insn);
+out:
+	errno = saved_errno;
+}
+
+/* --- fork ------------------------------------------------------------- */
+
+/* fork() waits for pokes in progress, so the child has none half-done. */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&poke_lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&poke_lock);
+}
+
+/* The inherited /proc/self/mem is the parent's memory: open the child's. */
+static void atfork_child(void)
+{
+	int fd = atomic_load_explicit(&poke_mem_fd, memory_order_relaxed);
+	int nfd;
+
+	if (fd >= 0) {
+		nfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (nfd < 0 || dup3(nfd, fd, O_CLOEXEC) < 0) {
+			poke_msg("cannot reopen /proc/self/mem after fork");
+			atomic_store_explicit(&poke_mem_fd, -1,
+					      memory_order_relaxed);
+			close(fd);
+		}
+		if (nfd >= 0)
+			close(nfd);
+		poke_sync_setup(true);
+	}
+	pthread_mutex_unlock(&poke_lock);
+}
+
+/* --- public API ------------------------------------------------------- */
+
+/**
+ * poke_init() - open /proc/self/mem, set up membarrier and the SIGTRAP handler
+ *
+ * Idempotent; see poke.h for the chaining rules.
+ *
+ * Return: 0 or -errno.
+ */
+int poke_init(void)
+{
+	struct sigaction act, cur;
+	int fd, err;
+
+	pthread_mutex_lock(&poke_lock);
+	if (poke_inited) {
+		err = 0;
+		goto out;
+	}
+	fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (!poke_atfork_done) {
+		err = -pthread_atfork(atfork_prepare, atfork_parent,
+				      atfork_child);
+		if (err)
+			goto err_close;
+		poke_atfork_done = true;
+	}
+	poke_sync_setup(false);
+	atomic_store_explicit(&poke_mem_fd, fd, memory_order_relaxed);
+
+	/* Know the previous disposition before our handler can run. */
+	if (sigaction(SIGTRAP, NULL, &poke_old_act)) {
+		err = -errno;
+		goto err_fd;
+	}
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = poke_sigtrap;
+	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | SA_ONSTACK;
+	sigemptyset(&act.sa_mask);
+	if (sigaction(SIGTRAP, &act, &cur)) {
+		err = -errno;
+		goto err_fd;
+	}
+	if (cur.sa_handler != poke_old_act.sa_handler)
+		poke_old_act = cur; /* changed in between; rare */
+	if ((poke_old_act.sa_flags & SA_SIGINFO) &&
+	    poke_old_act.sa_sigaction == poke_sigtrap) {
+		memset(&poke_old_act, 0, sizeof(poke_old_act));
+		poke_old_act.sa_handler = SIG_DFL;
+	}
+	poke_inited = true;
+	err = 0;
+	goto out;
+
+err_fd:
+	atomic_store_explicit(&poke_mem_fd, -1, memory_order_relaxed);
+err_close:
+	close(fd);
+out:
+	pthread_mutex_unlock(&poke_lock);
+	return err;
+}
+
+static int bp_remove_locked(struct poke_slot *s)
+{
+	uint8_t cur;
+	int err;
+
+	err = mem_read(s->addr, &cur, 1);
+	if (err)
+		return err;
+	if (cur != X86INSN_INT3) {
+		slot_retire(s);
+		return -EILSEQ;
+	}
+	err = mem_write(s->addr, &s->orig, 1);
+	if (err)
+		return err;
+	poke_sync_core();
+	slot_retire(s);
+	return 0;
+}
+
+/**
+ * poke_fini() - remove breakpoints, restore SIGTRAP, close /proc/self/mem
+ */
+void poke_fini(void)
+{
+	struct poke_slot *s;
+	int i, fd;
+
+	pthread_mutex_lock(&poke_lock);
+	if (!poke_inited)
+		goto out;
+	for (i = 0; i < POKE_SLOTS; i++) {
+		s = &poke_slots[i];
+		if (atomic_load_explicit(&s->owned, memory_order_relaxed) &&
+		    atomic_load_explicit(&s->refs, memory_order_relaxed) &&
+		    s->kind == POKE_BP && bp_remove_locked(s))
+			poke_warn(
+			    "poke_fini: a breakpoint could not be removed");
+	}
+	sigaction(SIGTRAP, &poke_old_act, NULL);
+	fd = atomic_exchange_explicit(&poke_mem_fd, -1, memory_order_relaxed);
+	close(fd);
+	poke_inited = false;
+out:
+	pthread_mutex_unlock(&poke_lock);
+}
+
+/**
+ * poke_text() - write code that no thread is executing (no sync)
+ * @addr:	where
+ * @old:	the bytes expected at @addr
+ * @new:	the bytes to write
+ * @len:	their length
+ *
+ * Return: 0, -EINVAL, -EBADF, -EBUSY, -EILSEQ or an I/O -errno (poke.h).
+ */
+int poke_text(void *addr, const void *old, const void *new, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	uint8_t cur[64];
+	size_t off, n;
+	int err;
+
+	if (!addr || !old || !new || !len)
+		return -EINVAL;
+	pthread_mutex_lock(&poke_lock);
+	err = -EBADF;
+	if (!poke_inited)
+		goto out;
+	err = -EBUSY;
+	if (slot_overlap(a, len))
+		goto out;
+	for (off = 0; off < len; off += n) {
+		n = len - off < sizeof(cur) ? len - off : sizeof(cur);
+		err = mem_read(a + off, cur, n);
+		if (err)
+			goto out;
+		err = -EILSEQ;
+		if (memcmp(cur, (const uint8_t *)old + off, n))
+			goto out;
+	}
+	err = mem_write(a, new, len);
+out:
+	pthread_mutex_unlock(&poke_lock);
+	return err;
+}
+
+/*
+ * Does @insn behave as one instruction of @len bytes: no thread can be
+ * stopped inside it, nor come back into it? Either it is @len long, or it
+ * is shorter and never continues after itself (jmp, ret): "e9 <rel32> 90"
+ * over a 6-byte "ff 15 <disp32>" is fine, five 1-byte NOPs are not.
+ */
+static bool one_insn(const struct x86insn *insn, size_t len)
+{
+	if (insn->kind == X86_INT3)
+		return false;
+	if (insn->len == len)
+		return true;
+	return insn->len < len &&
+	       (insn->kind == X86_JMP || insn->kind == X86_JMP_IND_RIP ||
+		insn->kind == X86_RET);
+}
+
+/**
+ * poke_text_bp() - replace one instruction with the int3 protocol
+ * @addr:	the instruction's address
+ * @old:	the instruction there now
+ * @new:	the instruction to install
+ * @len:	their length, 1..X86INSN_MAX_LEN
+ *
+ * Byte sequence (poke.h): o[0] o[1..] -> cc o[1..] -> cc n[1..] ->
+ * n[0] n[1..], each step followed by poke_sync_core().
+ *
+ * Return: 0, -EINVAL, -EBADF, -EBUSY, -ENOSPC, -EILSEQ or an I/O -errno.
+ */
+int poke_text_bp(void *addr, const void *old, const void *new, size_t len)
+{
+	static const uint8_t int3 = X86INSN_INT3;
+	uintptr_t a = (uintptr_t)addr;
+	const uint8_t *o = old, *n = new;
+	uint8_t cur[X86INSN_MAX_LEN];
+	struct x86insn insn, oinsn;
+	struct poke_slot *s;
+	bool tail;
+	int err;
+
+	if (!addr || !old || !new || len < 1 || len > X86INSN_MAX_LEN)
+		return -EINVAL;
+	if (x86insn_decode(n, len, a, &insn) || !one_insn(&insn, len))
+		return -EINVAL;
+	if (!x86insn_decode(o, len, a, &oinsn) && !one_insn(&oinsn, len))
+		return -EINVAL;
+
+	pthread_mutex_lock(&poke_lock);
+	err = -EBADF;
+	if (!poke_inited)
+		goto err_unlock;
+	err = -EBUSY;
+	if (slot_overlap(a, len))
+		goto err_unlock;
+	err = mem_read(a, cur, len);
+	if (err)
+		goto err_unlock;
+	err = -EILSEQ;
+	if (memcmp(cur, o, len))
+		goto err_unlock;
+	err = -ENOSPC;
+	s = slot_claim();
+	if (!s)
+		goto err_unlock;
+	s->addr = a;
+	s->len = len;
+	s->kind = POKE_TEXT;
+	s->insn = insn;
+	slot_publish(s);
+
+	/* o[0] o[1..] -> cc o[1..]: from here on, traps emulate @new. */
+	err = mem_write(a, &int3, 1);
+	if (err)
+		goto err_retire;
+	poke_sync_core();
+	/* cc o[1..] -> cc n[1..] */
+	tail = len > 1 && memcmp(o + 1, n + 1, len - 1);
+	if (tail) {
+		err = mem_write(a + 1, n + 1, len - 1);
+		if (err)
+			goto err_restore;
+		poke_sync_core();
+	}
+	/* cc n[1..] -> n[0] n[1..] */
+	err = mem_write(a, n, 1);
+	if (err)
+		goto err_restore;
+	poke_sync_core();
+	slot_retire(s);
+	pthread_mutex_unlock(&poke_lock);
+	return 0;
+
+err_restore:
+	/* The same protocol back: cc ?[1..] -> cc o[1..] -> o[0] o[1..] */
+	if (len > 1 && mem_write(a + 1, o + 1, len - 1))
+		goto err_stuck;
+	poke_sync_core();
+	if (mem_write(a, o, 1))
+		goto err_stuck;
+	poke_sync_core();
+err_retire:
+	slot_retire(s);
+err_unlock:
+	pthread_mutex_unlock(&poke_lock);
+	return err;
+
+err_stuck:
+	/* The cc stays; the live slot keeps emulating @new. */
+	poke_warn("a failed poke could not be undone; the site stays trapped");
+	goto err_unlock;
+}
+
+/**
+ * poke_bp_install() - set a permanent breakpoint: o[0] -> cc
+ * @addr:	the first byte of an instruction
+ * @handler:	called in signal context when a thread traps at @addr
+ *
+ * Return: 0, -EINVAL, -EBADF, -EEXIST, -EBUSY, -ENOSPC or an I/O -errno.
+ */
+int poke_bp_install(void *addr, poke_bp_handler_t handler)
+{
+	static const uint8_t int3 = X86INSN_INT3;
+	uintptr_t a = (uintptr_t)addr;
+	uint8_t cur[X86INSN_MAX_LEN];
+	struct poke_slot *s;
+	ssize_t got;
+	int err;
+
+	if (!addr || !handler)
+		return -EINVAL;
+	pthread_mutex_lock(&poke_lock);
+	err = -EBADF;
+	if (!poke_inited)
+		goto err_unlock;
+	s = slot_overlap(a, 1);
+	if (s) {
+		err = s->kind == POKE_BP && s->addr == a ? -EEXIST : -EBUSY;
+		goto err_unlock;
+	}
+	/* The original instruction may end the mapping: read what there is. */
+	got = mem_read_upto(a, cur, sizeof(cur));
+	err = got < 0 ? (int)got : -EIO;
+	if (got < 1)
+		goto err_unlock;
+	err = -EBUSY;
+	if (cur[0] == X86INSN_INT3)
+		goto err_unlock;
+	err = -ENOSPC;
+	s = slot_claim();
+	if (!s)
+		goto err_unlock;
+	s->addr = a;
+	s->len = 1;
+	s->kind = POKE_BP;
+	s->orig = cur[0];
+	s->handler = handler;
+	s->insn_ok = !x86insn_decode(cur, (size_t)got, a, &s->insn);
+	slot_publish(s);
+
+	/* o[0] -> cc: a single byte, atomic for instruction fetch. */
+	err = mem_write(a, &int3, 1);
+	if (err)
+		goto err_retire;
+	poke_sync_core();
+	pthread_mutex_unlock(&poke_lock);
+	return 0;
+
+err_retire:
+	slot_retire(s);
+err_unlock:
+	pthread_mutex_unlock(&poke_lock);
+	return err;
+}
+
+/**
+ * poke_bp_remove() - remove a breakpoint: cc -> o[0], wait for handlers
+ * @addr:	its address
+ *
+ * Return: 0, -EINVAL, -EBADF, -ENOENT, -EILSEQ or an I/O -errno.
+ */
+int poke_bp_remove(void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct poke_slot *s;
+	int err;
+
+	if (!addr)
+		return -EINVAL;
+	pthread_mutex_lock(&poke_lock);
+	err = -EBADF;
+	if (!poke_inited)
+		goto out;
+	s = slot_overlap(a, 1);
+	err = -ENOENT;
+	if (!s || s->kind != POKE_BP || s->addr != a)
+		goto out;
+	/* cc -> o[0], then wait for handlers still running. */
+	err = bp_remove_locked(s);
+out:
+	pthread_mutex_unlock(&poke_lock);
+	return err;
+}
+
+/**
+ * poke_stats_traps() - traps met on poke_text_bp() sites
+ *
+ * Return: the number emulated or re-executed since the process started.
+ */
+unsigned long poke_stats_traps(void)
+{
+	return atomic_load_explicit(&poke_traps, memory_order_relaxed);
+}

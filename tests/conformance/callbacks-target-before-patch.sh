@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# test-callbacks.sh "target module before livepatch":
+# - the target loads the library, then the patch is loaded: pre/post_patch
+#   run for the main executable and the library (state: loaded)
+# - disable: pre/post_unpatch for both; unload the library
+
+. "$(dirname "$0")/../lib/common.sh"
+
+MOD_LIVEPATCH=test_klp_callbacks_demo
+MOD_TARGET=test_klp_callbacks_mod
+TLIB=lib$MOD_TARGET.so
+
+start_target
+start_test "target module before livepatch"
+
+load_mod $MOD_TARGET
+load_lp $MOD_LIVEPATCH
+disable_lp $MOD_LIVEPATCH
+unload_mod $MOD_TARGET
+
+check_result "% dlopen $TLIB
+$MOD_TARGET: ${MOD_TARGET}_init
+% load patches/$MOD_LIVEPATCH.so
+livepatch: enabling patch '$MOD_LIVEPATCH'
+livepatch: '$MOD_LIVEPATCH': initializing patching transition
+$MOD_LIVEPATCH: pre_patch_callback: vmlinux
+$MOD_LIVEPATCH: pre_patch_callback: $TLIB -> $STATE_LIVE
+livepatch: '$MOD_LIVEPATCH': starting patching transition
+livepatch: '$MOD_LIVEPATCH': completing patching transition
+$MOD_LIVEPATCH: post_patch_callback: vmlinux
+$MOD_LIVEPATCH: post_patch_callback: $TLIB -> $STATE_LIVE
+livepatch: '$MOD_LIVEPATCH': patching complete
+% disable $MOD_LIVEPATCH
+livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
+$MOD_LIVEPATCH: pre_unpatch_callback: vmlinux
+$MOD_LIVEPATCH: pre_unpatch_callback: $TLIB -> $STATE_LIVE
+livepatch: '$MOD_LIVEPATCH': starting unpatching transition
+livepatch: '$MOD_LIVEPATCH': completing unpatching transition
+$MOD_LIVEPATCH: post_unpatch_callback: vmlinux
+$MOD_LIVEPATCH: post_unpatch_callback: $TLIB -> $STATE_LIVE
+livepatch: '$MOD_LIVEPATCH': unpatching complete
+% dlclose $TLIB
+$MOD_TARGET: ${MOD_TARGET}_exit"
+
+pass
