@@ -270,6 +270,18 @@ UKLP_API int uklp_ctl_wait(int timeout_ms)
 	}
 }
 
+UKLP_API int uklp_ctl_stats(struct uklp_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&klp_mutex);
+	for (struct klp_patch *p = klp_patches; p; p = KLP_PATCH_P(p)->next)
+		st->patches++;
+	st->transition = klp_transition_patch != NULL;
+	pthread_mutex_unlock(&klp_mutex);
+	hook_stats(&st->sites, &st->armed, &st->trampolines);
+	return 0;
+}
+
 UKLP_API int uklp_ctl_log(char *buf, size_t len)
 {
 	return (int)log_read(buf, len, UKLP_LOG_DEBUG);

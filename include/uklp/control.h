@@ -102,6 +102,30 @@ int uklp_ctl_list(char *buf, size_t len, int json);
 int uklp_ctl_log(char *buf, size_t len);
 
 /**
+ * struct uklp_stats - counters for leak checks, benchmarks and the tool
+ * @patches:	patches known (enabled, or in transition)
+ * @sites:	function entries the hook layer knows (each keeps its trampoline)
+ * @armed:	sites currently redirected
+ * @trampolines: trampolines allocated and not recycled
+ * @transition:	1 while a transition is in progress
+ */
+struct uklp_stats {
+	long patches;
+	long sites;
+	long armed;
+	long trampolines;
+	long transition;
+};
+
+/**
+ * uklp_ctl_stats() - read the runtime's counters
+ * @st:	filled
+ *
+ * Return: 0.
+ */
+int uklp_ctl_stats(struct uklp_stats *st);
+
+/**
  * uklp_ctl_last_error() - the calling thread's last error message
  *
  * Return: a string, "" when the last call succeeded.

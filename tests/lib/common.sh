@@ -42,8 +42,11 @@ T=$B/tests
 # What klp_object_state_name() says where the kernel's callbacks print
 # "[MODULE_STATE_LIVE] Normal state", "[MODULE_STATE_COMING] ..." and
 # "[MODULE_STATE_GOING] Going away".
+# shellcheck disable=SC2034
 STATE_LIVE=loaded
+# shellcheck disable=SC2034
 STATE_COMING=coming
+# shellcheck disable=SC2034
 STATE_GOING=going
 
 TARGET_PID=
@@ -105,8 +108,10 @@ start_target()
 		exec env LD_PRELOAD="$B/libuklp.so" "$exe" 2>"$WORK/target.stderr"
 	}
 	TARGET_PID=$TARGET_CO_PID
-	# Own copies: bash forgets the coprocess's descriptors when it exits.
+	# Own copies (bash forgets the coprocess's descriptors when it exits),
+	# and only them: closing TARGET_IN must be the target's end of input.
 	exec {TARGET_IN}>&"${TARGET_CO[1]}" {TARGET_OUT}<&"${TARGET_CO[0]}"
+	eval "exec ${TARGET_CO[1]}>&- ${TARGET_CO[0]}<&-"
 
 	cmd log || die "the runtime does not answer in the target: $CMD_MSG"
 }
@@ -119,7 +124,7 @@ stop_target()
 	[[ -n $TARGET_PID ]] || return 0
 	[[ -z $TARGET_IN ]] || exec {TARGET_IN}>&-
 	[[ -z $TARGET_OUT ]] || exec {TARGET_OUT}<&-
-	TARGET_IN= TARGET_OUT=
+	TARGET_IN='' TARGET_OUT=''
 	for ((i = 0; i < 30; i++)); do
 		kill -0 "$TARGET_PID" 2>/dev/null || break
 		sleep 0.1
@@ -137,9 +142,9 @@ cmd()
 	local line rc timeout=${2:-$UKLP_CMD_TIMEOUT}
 	local -a out=()
 
-	CMD_OUT= CMD_RC=0 CMD_MSG=
+	CMD_OUT='' CMD_RC=0 CMD_MSG=''
 	[[ -n $TARGET_PID ]] || die "cmd '$1': no target"
-	printf '%s\n' "$1" >&"$TARGET_IN" 2>/dev/null ||
+	printf '%s\n' "$1" 1>&"$TARGET_IN" 2>/dev/null ||
 		die "cmd '$1': the target is gone"
 	while :; do
 		if ! IFS= read -r -t "$timeout" line <&"$TARGET_OUT"; then

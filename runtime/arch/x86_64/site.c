@@ -40,6 +40,7 @@
  *           [E] 90 -> e9 ; sync
  *   disarm: [E] e9 -> 90 ; sync    (E+1..E+4 keep the harmless bytes)
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,40 @@ static int is_harmless(uint8_t b)
 	return memchr(harmless, b, sizeof(harmless)) != NULL;
 }
 
+/* Is the instruction at @e a call of __fentry__ (-pg -mfentry)? */
+static int is_fentry_call(const uint8_t *p, uintptr_t e)
+{
+	static uintptr_t fentry;
+	uintptr_t tgt;
+	int32_t d;
+
+	if (!fentry)
+		fentry = (uintptr_t)dlsym(RTLD_DEFAULT, "__fentry__");
+	if (!fentry)
+		return 0;
+	if (p[0] == 0xff && p[1] == 0x15) { /* call *GOT(%rip) */
+		memcpy(&d, p + 2, 4);
+		return *(const uintptr_t *)(e + 6 + (intptr_t)d) == fentry;
+	}
+	if (p[0] != 0xe8)
+		return 0;
+	memcpy(&d, p + 1, 4);
+	tgt = e + 5 + (intptr_t)d;
+	if (tgt == fentry)
+		return 1;
+	/* through a PLT entry: [endbr64] [bnd] jmp *GOT(%rip) */
+	const uint8_t *q = (const uint8_t *)tgt;
+
+	if (!memcmp(q, endbr64, 4))
+		q += 4;
+	if (q[0] == 0xf2)
+		q++;
+	if (q[0] != 0xff || q[1] != 0x25)
+		return 0;
+	memcpy(&d, q + 2, 4);
+	return *(const uintptr_t *)((uintptr_t)q + 6 + (intptr_t)d) == fentry;
+}
+
 int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
 		struct site_info *out)
 {
@@ -148,7 +183,8 @@ int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
 		out->entry = e;
 		out->len = 5;
 		out->orig = e + 5;
-	} else if (mcount && (p[0] == 0xe8 || (p[0] == 0xff && p[1] == 0x15))) {
+	} else if ((p[0] == 0xe8 || (p[0] == 0xff && p[1] == 0x15)) &&
+		   (mcount || is_fentry_call(p, e))) {
 		out->kind = SITE_FENTRY;
 		out->entry = e;
 		out->len = p[0] == 0xe8 ? 5 : 6;

@@ -1,0 +1,93 @@
+#!/bin/sh
+# run.sh BUILD_DIR [FILTER] - run every test of uklp.
+#
+# Runs each unit test binary BUILD_DIR/tests/unit/test_* (argv[1]: a fresh
+# scratch directory BUILD_DIR/tests/scratch/NAME) and each conformance
+# scenario tests/conformance/*.sh (bash, with UKLP_BUILD=BUILD_DIR), each
+# under a timeout (UKLP_TEST_TIMEOUT seconds, default 120). FILTER, if
+# given, keeps the tests whose name contains it.
+#
+# Prints "PASS name", "FAIL name" and the last 30 lines of its output, or
+# "SKIP name: reason" (a test exits 77 to skip and prints the reason last),
+# and ends with exactly one line "N passed, N failed, N skipped".
+# Exit status 1 if a test failed or none ran.
+set -u
+
+if [ $# -lt 1 ]; then
+	echo "usage: $0 BUILD_DIR [FILTER]" >&2
+	exit 2
+fi
+filter=${2:-}
+timeout_s=${UKLP_TEST_TIMEOUT:-120}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+B=$(cd "$1" 2>/dev/null && pwd) || {
+	echo "run.sh: no build directory '$1'" >&2
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+scratch=$B/tests/scratch
+mkdir -p "$scratch"
+export UKLP_BUILD="$B"
+
+passed=0
+failed=0
+skipped=0
+
+if ! sh tests/lib/deps.sh check; then
+	echo "FAIL deps: missing packages (tests/lib/deps.sh check)"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+# run NAME COMMAND... - run one test and report it.
+run()
+{
+	name=$1
+	shift
+	case $name in
+	*"$filter"*) ;;
+	*) return 0 ;;
+	esac
+	log=$scratch/$(echo "$name" | tr / _).log
+	timeout -k 5 "$timeout_s" "$@" </dev/null >"$log" 2>&1
+	rc=$?
+	case $rc in
+	0)
+		echo "PASS $name"
+		passed=$((passed + 1))
+		;;
+	77)
+		reason=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+		echo "SKIP $name: ${reason:-no reason given}"
+		skipped=$((skipped + 1))
+		;;
+	*)
+		case $rc in
+		124 | 137) echo "FAIL $name (timed out after ${timeout_s}s)" ;;
+		*) echo "FAIL $name (exit status $rc)" ;;
+		esac
+		tail -n 30 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		;;
+	esac
+}
+
+for t in "$B"/tests/unit/test_*; do
+	if [ ! -f "$t" ] || [ ! -x "$t" ]; then
+		continue
+	fi
+	name=${t##*/}
+	rm -rf "${scratch:?}/$name"
+	mkdir -p "$scratch/$name"
+	run "unit/$name" "$t" "$scratch/$name"
+done
+
+for s in tests/conformance/*.sh; do
+	[ -f "$s" ] || continue
+	name=${s##*/}
+	run "conformance/${name%.sh}" bash "$s" "$B"
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ $((passed + skipped)) -gt 0 ]
