@@ -38,7 +38,7 @@ RT_OBJ := $(RT_SRC:%.c=$(B)/pic/%.o) $(RT_ASM:%.S=$(B)/pic/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 
-.PHONY: all deps check demo bench install clean format
+.PHONY: all deps check check-unit demo bench install clean format
 all: deps $(B)/libuklp.so $(B)/libuklp-common.a $(B)/libuklp-common-pic.a tests-build samples-build
 
 deps:
@@ -74,6 +74,10 @@ include samples/samples.mk
 
 check: all
 	@sh tests/run.sh $(B)
+
+# Only the unit tests (CI runs them again with SAN=1).
+check-unit: all
+	@sh tests/run.sh $(B) unit
 
 demo: all
 	@sh samples/demo.sh $(B)
