@@ -27,6 +27,11 @@ static int livepatch_chain_f(void)
 	return (2 << 8) | orig_g();
 }
 
+/*
+ * The descriptor tables in the kernel's layout (as tests/patches/), which
+ * clang-format would fold.
+ */
+/* clang-format off */
 static struct klp_func funcs[] = {
 	{
 		.old_name = "chain_f",
@@ -56,5 +61,6 @@ static struct klp_object objs[] = {
 static struct klp_patch patch = {
 	.objs = objs,
 };
+/* clang-format on */
 
 KLP_PATCH(patch);

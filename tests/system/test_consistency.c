@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_consistency - a thread never mixes versions.
+ *
+ * chain_f() calls chain_g() (tests/system/chain.c); consistency_patch.so
+ * replaces both, and its new f calls g through chain_g()'s patched entry.
+ * Four threads call chain_f() in a hot loop (and now and then
+ * klp_update_patch_state(), their "exit to user space") and count what it
+ * returns: 0x101 (old f, old g), 0x202 (new f, new g), or anything else
+ * ("mixed": one version of f ran with the other version of g). Meanwhile the
+ * main thread loads, waits for, disables and waits for the patch CYCLES
+ * times with the control API; after each transition it checks that its own
+ * chain_f() returns the version just installed.
+ *
+ * Passes when every control call succeeded, no chain was mixed and both the
+ * old and the new version were really seen by the hammering threads.
+ *
+ * Usage: test_consistency [SCRATCH_DIR] (unused); consistency_patch.so is
+ * taken from the directory of this program.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uklp/control.h>
+#include <uklp/livepatch.h>
+
+#define CYCLES	   200
+#define NTHREADS   4
+#define WAIT_MS	   5000
+#define PATCH_NAME "consistency_patch"
+#define CHAIN_OLD  0x101
+#define CHAIN_NEW  0x202
+
+int chain_f(void);
+
+struct hammer {
+	pthread_t thread;
+	bool started;
+	unsigned long chains, old, new, mixed;
+	int first_mixed;
+};
+
+static atomic_bool stop;
+
+static void *hammer_fn(void *arg)
+{
+	struct hammer *h = arg;
+	unsigned long chains = 0, old = 0, new = 0, mixed = 0;
+	int first_mixed = 0;
+
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		int r = chain_f();
+
+		if (r == CHAIN_OLD) {
+			old++;
+		} else if (r == CHAIN_NEW) {
+			new ++;
+		} else {
+			if (!mixed++)
+				first_mixed = r;
+		}
+		if (!(++chains & 4095))
+			klp_update_patch_state();
+	}
+	h->chains = chains;
+	h->old = old;
+	h->new = new;
+	h->mixed = mixed;
+	h->first_mixed = first_mixed;
+	return NULL;
+}
+
+/* The patch next to this program: DIR(/proc/self/exe)/consistency_patch.so */
+static int patch_path(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/%s.so", exe, PATCH_NAME) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Report a failed control call; returns its value. */
+static int ctl_check(int ret, const char *what, int cycle)
+{
+	if (ret)
+		printf("FAIL: cycle %d: %s: %s (%s)\n", cycle, what,
+		       strerror(-ret), uklp_ctl_last_error());
+	return ret;
+}
+
+/* The main thread's own view right after a completed transition. */
+static int chain_check(int want, const char *after, int cycle)
+{
+	int r = chain_f();
+
+	if (r == want)
+		return 0;
+	printf(
+	    "FAIL: cycle %d: chain_f() returned %#x after %s, expected %#x\n",
+	    cycle, r, after, want);
+	return -1;
+}
+
+static int run_cycles(const char *path, int *done)
+{
+	for (int i = 0; i < CYCLES; i++) {
+		if (ctl_check(uklp_ctl_load(path, 0), "uklp_ctl_load", i) ||
+		    ctl_check(uklp_ctl_wait(WAIT_MS),
+			      "uklp_ctl_wait (patching)", i) ||
+		    chain_check(CHAIN_NEW, "patching", i) ||
+		    ctl_check(uklp_ctl_disable(PATCH_NAME), "uklp_ctl_disable",
+			      i) ||
+		    ctl_check(uklp_ctl_wait(WAIT_MS),
+			      "uklp_ctl_wait (unpatching)", i) ||
+		    chain_check(CHAIN_OLD, "unpatching", i))
+			return -1;
+		*done = i + 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long chains = 0, old = 0, new = 0, mixed = 0;
+	struct hammer h[NTHREADS] = {0};
+	char path[PATH_MAX];
+	bool ok = true;
+	int done = 0;
+	int ret;
+
+	(void)argc;
+	(void)argv;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ret = patch_path(path, sizeof(path));
+	if (ret || access(path, R_OK)) {
+		printf("FAIL: no patch %s\n", ret ? "path" : path);
+		return 1;
+	}
+
+	for (int i = 0; i < NTHREADS; i++) {
+		ret = pthread_create(&h[i].thread, NULL, hammer_fn, &h[i]);
+		if (ret) {
+			printf("FAIL: pthread_create: %s\n", strerror(ret));
+			ok = false;
+			break;
+		}
+		h[i].started = true;
+	}
+	if (ok && run_cycles(path, &done))
+		ok = false;
+
+	/* Always stop and join the threads, whatever happened above. */
+	atomic_store(&stop, true);
+	for (int i = 0; i < NTHREADS; i++) {
+		if (!h[i].started)
+			continue;
+		pthread_join(h[i].thread, NULL);
+		chains += h[i].chains;
+		old += h[i].old;
+		new += h[i].new;
+		mixed += h[i].mixed;
+		if (h[i].mixed)
+			printf("FAIL: thread %d: %lu mixed chains, first %#x\n",
+			       i, h[i].mixed, h[i].first_mixed);
+	}
+
+	printf(
+	    "consistency: %d cycles, %lu chains, old %lu, new %lu, mixed %lu\n",
+	    done, chains, old, new, mixed);
+	if (mixed)
+		ok = false;
+	if (!old || !new) {
+		printf("FAIL: the threads never ran the %s version\n",
+		       !old ? "old" : "new");
+		ok = false;
+	}
+	printf("%s\n", ok ? "PASS" : "FAIL");
+	return ok ? 0 : 1;
+}
