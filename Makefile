@@ -86,7 +86,6 @@ bench: all
 	@sh bench/run.sh $(B)
 
 install: $(B)/libuklp.so
-	@test -f uklp.pc.in
 	install -d $(DESTDIR)$(PREFIX)/include/uklp $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0644 include/uklp/livepatch.h include/uklp/control.h $(DESTDIR)$(PREFIX)/include/uklp/
 	install -m 0755 $(B)/libuklp.so $(DESTDIR)$(PREFIX)/lib/libuklp.so
