@@ -71,6 +71,7 @@ $(B)/libuklp.so: $(RT_OBJ) $(B)/libuklp-common-pic.a
 
 include tests/tests.mk
 include samples/samples.mk
+include bench/bench.mk
 
 check: all
 	@sh tests/run.sh $(B)

@@ -22,6 +22,8 @@ struct uklp_tls {
 	int32_t countdown;  /* calls left before the next self-switch try */
 	uint32_t regd_gen;  /* registry generation this thread registered in */
 	int32_t tid;
+	uint32_t fails;	    /* failed self-switch tries in generation fails_gen */
+	uint32_t fails_gen;
 };
 
 extern __thread struct uklp_tls uklp_tls

@@ -180,6 +180,24 @@ static int materialize(void)
 	return (int)(w & 1);
 }
 
+/*
+ * Calls until the next self-switch try of a thread that could not switch:
+ * SWITCH_INTERVAL, doubling with every failure in this transition up to
+ * 2^20 calls, so that a thread stuck behind a long-running function does
+ * not pay for an unwind every few hundred calls (the kernel retries once a
+ * second).
+ */
+static int32_t switch_backoff(void)
+{
+	if (uklp_tls.fails_gen != trans_gen) {
+		uklp_tls.fails_gen = trans_gen;
+		uklp_tls.fails = 0;
+	}
+	if (uklp_tls.fails < 12)
+		uklp_tls.fails++;
+	return SWITCH_INTERVAL << uklp_tls.fails;
+}
+
 int klp_thread_state(struct hook_ops *ops, unsigned long ip,
 		     struct tramp_regs *regs)
 {
@@ -202,7 +220,7 @@ int klp_thread_state(struct hook_ops *ops, unsigned long ip,
 	}
 	uklp_tls.countdown = (target == KLP_UNDEFINED || st == target) ?
 				     INT32_MAX :
-				     SWITCH_INTERVAL;
+				     switch_backoff();
 	srcu_read_unlock(&trans_srcu, idx);
 	return st;
 }

@@ -71,7 +71,10 @@ int unwind_entry(uintptr_t func, const struct tramp_regs *regs, uintptr_t *pcs,
 	g[REG_R9] = (greg_t)regs->r9;
 	g[REG_R10] = (greg_t)regs->r10;
 	g[REG_R11] = (greg_t)regs->r11;
-	if (unw_init_local(&c, &uc) < 0)
+	/* Frame 0 is at a function entry, not after a call: without
+	 * UNW_INIT_SIGNAL_FRAME libunwind would look up the CFI of pc - 1,
+	 * find none (or the previous function's) and stop early. */
+	if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) < 0)
 		return -EAGAIN;
 	return walk(&c, 0, pcs, max, n);
 }

@@ -16,6 +16,11 @@
 # TOOL_CFLAGS, hence with the sanitizers under SAN=1.
 UNIT_SRC_test_poke := runtime/arch/x86_64/poke.c common/x86insn.c
 UNIT_SRC_test_shadow := runtime/shadow.c
+UNIT_SRC_test_site := runtime/arch/x86_64/site.c runtime/arch/x86_64/poke.c \
+	runtime/arch/x86_64/tramp.c runtime/threads.c common/x86insn.c
+UNIT_SRC_test_hook_ftrace := runtime/hook.c runtime/objects.c runtime/threads.c \
+	runtime/arch/x86_64/poke.c runtime/arch/x86_64/tramp.c \
+	runtime/arch/x86_64/site.c common/x86insn.c runtime/log.c
 
 TEST_HDRS := $(wildcard include/uklp/*.h common/*.h runtime/*.h runtime/arch/x86_64/*.h)
 

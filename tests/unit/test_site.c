@@ -90,10 +90,12 @@ NOIPA int f_repl2(int x)
 
 /*
  * f_endbr: the pad as gcc lays it out with -fcf-protection (14 nops before
- * the symbol, endbr64, 2 nops). f_nop5: one 5-byte nop at the entry, as
- * -mnop-mcount leaves it. Both return x + 1.
+ * the symbol, endbr64, 2 nops). f_endbr_nops: patchable_function_entry(5, 0)
+ * with -fcf-protection (endbr64, then 5 nops). f_nop5: one 5-byte nop at
+ * the entry, as -mnop-mcount leaves it. All return x + 1.
  */
 int f_endbr(int x);
+int f_endbr_nops(int x);
 int f_nop5(int x);
 
 __asm__(".pushsection .text\n"
@@ -111,6 +113,17 @@ __asm__(".pushsection .text\n"
 	"	ret\n"
 	"	.size f_endbr, . - f_endbr\n"
 	"	.p2align 4\n"
+	"	.globl f_endbr_nops\n"
+	"	.type f_endbr_nops, @function\n"
+	"f_endbr_nops:\n"
+	"	endbr64\n"
+	"	.rept 5\n"
+	"	nop\n"
+	"	.endr\n"
+	"	lea 1(%rdi), %eax\n"
+	"	ret\n"
+	"	.size f_endbr_nops, . - f_endbr_nops\n"
+	"	.p2align 4\n"
 	"	.globl f_nop5\n"
 	"	.type f_nop5, @function\n"
 	"f_nop5:\n"
@@ -120,9 +133,9 @@ __asm__(".pushsection .text\n"
 	"	.size f_nop5, . - f_nop5\n"
 	".popsection\n");
 
-static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
-static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-static const uint8_t harmless[6] = { 0x90, 0x9e, 0xf5, 0xf8, 0xf9, 0xfc };
+static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
+static const uint8_t nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+static const uint8_t harmless[6] = {0x90, 0x9e, 0xf5, 0xf8, 0xf9, 0xfc};
 
 /* Where the patched instruction is: after endbr64 if there is one. */
 static uintptr_t entry_of(int (*fn)(int))
@@ -155,8 +168,8 @@ static void test_decode(void)
 	ret = site_decode(f, f - 14, 0, &si);
 	check(ret == 0 && si.kind == SITE_PAD && si.reason == SITE_OK &&
 		  si.func == f && si.entry == e && si.len == 2 &&
-		  si.jmp_at == e - 9 && si.orig == e + 2 &&
-		  si.old[0] == 0x90 && si.old[1] == 0x90 && !si.jmp_written,
+		  si.jmp_at == e - 9 && si.orig == e + 2 && si.old[0] == 0x90 &&
+		  si.old[1] == 0x90 && !si.jmp_written,
 	      "decode pad (16,14) at %#lx: ret %d kind %s entry +%lu len %zu "
 	      "jmp_at entry%+ld orig entry+%lu",
 	      (unsigned long)f, ret, site_kind_str(si.kind),
@@ -166,8 +179,8 @@ static void test_decode(void)
 	f = (uintptr_t)f_endbr;
 	e = f + 4;
 	ret = site_decode(f, f - 14, 0, &si);
-	check(ret == 0 && si.kind == SITE_PAD && si.entry == e &&
-		  si.len == 2 && si.jmp_at == e - 9 && si.jmp_at == f - 5 &&
+	check(ret == 0 && si.kind == SITE_PAD && si.entry == e && si.len == 2 &&
+		  si.jmp_at == e - 9 && si.jmp_at == f - 5 &&
 		  si.orig == e + 2 && !memcmp(si.old, "\x90\x90", 2),
 	      "decode endbr64 pad: ret %d kind %s entry func+%lu jmp_at "
 	      "func%+ld orig entry+%lu",
@@ -185,6 +198,17 @@ static void test_decode(void)
 	      "orig entry+%lu",
 	      ret, site_kind_str(si.kind), (unsigned long)(si.entry - f),
 	      si.len, (unsigned long)(si.orig - e));
+
+	f = (uintptr_t)f_endbr_nops;
+	ret = site_decode(f, f, 0, &si);
+	check(ret == 0 && si.kind == SITE_NOPS && si.entry == f + 4 &&
+		  si.len == 5 && si.orig == f + 9 &&
+		  !memcmp(si.old, "\x90\x90\x90\x90\x90", 5),
+	      "decode endbr64 + nops (5,0): ret %d kind %s entry func+%lu "
+	      "orig entry+%lu",
+	      ret, site_kind_str(si.kind),
+	      si.entry ? (unsigned long)(si.entry - f) : 0,
+	      si.orig ? (unsigned long)(si.orig - si.entry) : 0);
 
 	f = (uintptr_t)f_nop5;
 	ret = site_decode(f, 0, 1, &si);
@@ -210,8 +234,7 @@ static void test_decode(void)
 	ret = site_decode((uintptr_t)f_nop5, 0, 0, &si);
 	check(ret == -EOPNOTSUPP && si.kind == SITE_NONE &&
 		  si.reason == SITE_NO_RECORD,
-	      "5-byte nop without a record: ret %d reason %d", ret,
-	      si.reason);
+	      "5-byte nop without a record: ret %d reason %d", ret, si.reason);
 	ret = site_decode((uintptr_t)f_pad, 0, 0, &si);
 	check(ret == -EOPNOTSUPP && si.reason == SITE_NO_RECORD,
 	      "pad without its record: ret %d reason %d", ret, si.reason);
@@ -221,8 +244,8 @@ static void test_decode(void)
 	ret = site_decode(f, entry_of(f_pad) - 6, 0, &si);
 	check(ret == -EOPNOTSUPP && si.kind == SITE_NONE &&
 		  si.reason == SITE_PAD_TOO_SHORT,
-	      "pad record 6 bytes before the entry: ret %d reason \"%s\"",
-	      ret, site_reason_str(si.reason));
+	      "pad record 6 bytes before the entry: ret %d reason \"%s\"", ret,
+	      site_reason_str(si.reason));
 }
 
 /*
@@ -245,16 +268,14 @@ static void test_bytes_changed(void)
 
 	w |= poke_text((void *)e, "\x90", "\xc3", 1);
 	ret = site_decode(f, f - 14, 0, &si);
-	check(w == 0 && ret == -EOPNOTSUPP &&
-		  si.reason == SITE_BYTES_CHANGED,
+	check(w == 0 && ret == -EOPNOTSUPP && si.reason == SITE_BYTES_CHANGED,
 	      "pad with its entry nop changed: ret %d reason \"%s\"", ret,
 	      site_reason_str(si.reason));
 	w = poke_text((void *)e, "\xc3", "\x90", 1);
 
 	w |= poke_text((void *)(e + 1), "\x90", "\xcc", 1);
 	ret = site_decode(f, f - 14, 0, &si);
-	check(w == 0 && ret == -EOPNOTSUPP &&
-		  si.reason == SITE_BYTES_CHANGED,
+	check(w == 0 && ret == -EOPNOTSUPP && si.reason == SITE_BYTES_CHANGED,
 	      "pad with its second entry nop changed: ret %d reason \"%s\"",
 	      ret, site_reason_str(si.reason));
 	w = poke_text((void *)(e + 1), "\xcc", "\x90", 1);
@@ -336,7 +357,8 @@ static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
 		memcpy(&rel, si.rel, 4);
 		for (i = 0; i < 4; i++)
 			ok &= memchr(harmless, si.rel[i], 6) != NULL;
-		check(ok && si.jmp_at == si.entry + 5 + (uintptr_t)(intptr_t)rel,
+		check(ok &&
+			  si.jmp_at == si.entry + 5 + (uintptr_t)(intptr_t)rel,
 		      "%s: stub at entry+5%+d, rel32 bytes %02x %02x %02x %02x "
 		      "all harmless",
 		      name, rel, si.rel[0], si.rel[1], si.rel[2], si.rel[3]);
@@ -383,8 +405,8 @@ static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
 		wrong += r != ORIG(i);
 	}
 	atomic_store(&stress_stop, 1);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	for (int k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
 	calls = atomic_load(&stress_orig) + atomic_load(&stress_repl);
 
 	check(started == NTHREADS, "%s: %d caller threads started", name,
@@ -422,14 +444,15 @@ static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
 		      name, e_now[0], e_now[1], e_now[2], e_now[3], e_now[4]);
 		break;
 	default:
-		check(!memcmp(e_now, si.old, si.len) &&
-			  !memcmp(e_now, nop5, 5),
+		check(!memcmp(e_now, si.old, si.len) && !memcmp(e_now, nop5, 5),
 		      "%s: disarmed: entry is the original 5-byte nop again",
 		      name);
 		break;
 	}
-	check(fn(77) == ORIG(77), "%s: disarmed: a direct call runs the "
-				  "original", name);
+	check(fn(77) == ORIG(77),
+	      "%s: disarmed: a direct call runs the "
+	      "original",
+	      name);
 
 	/*
 	 * The site as a later decode sees it (the persistent jump is in
@@ -455,13 +478,13 @@ static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
 	      "%s: re-decoded site armed to a new trampoline reaches it "
 	      "(ret %d; call returned %s)",
 	      name, ret,
-	      r == REPL2(5)  ? "the new target" :
-	      r == REPL(5)   ? "the OLD trampoline's target" :
-	      r == ORIG(5) ? "the original" :
-			       "garbage");
+	      r == REPL2(5)  ? "the new target"
+	      : r == REPL(5) ? "the OLD trampoline's target"
+	      : r == ORIG(5) ? "the original"
+			     : "garbage");
 	ret = site_disarm(&si2);
-	check(ret == 0 && fn(6) == ORIG(6) && ((uint8_t *)si.entry)[0] ==
-						    si.old[0],
+	check(ret == 0 && fn(6) == ORIG(6) &&
+		  ((uint8_t *)si.entry)[0] == si.old[0],
 	      "%s: and disarmed again (ret %d)", name, ret);
 }
 
@@ -489,6 +512,8 @@ int main(int argc, char **argv)
 	stress_site("endbr64 pad", f_endbr, (uintptr_t)f_endbr - 14, 0,
 		    SITE_PAD);
 	stress_site("nops (5,0)", f_nops, (uintptr_t)f_nops, 0, SITE_NOPS);
+	stress_site("endbr64 nops (5,0)", f_endbr_nops, (uintptr_t)f_endbr_nops,
+		    0, SITE_NOPS);
 	stress_site("5-byte nop", f_nop5, 0, 1, SITE_NOP5);
 
 	printf("%d checks, %d failed\n", checks, failures);

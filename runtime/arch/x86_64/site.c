@@ -152,6 +152,15 @@ int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
 		/* The pad: the jmp goes at E + 2 - 11 (rel8 0xf5). */
 		uintptr_t j = e - 9;
 
+		int ours = all_nops((const uint8_t *)pfe, func - pfe) ||
+			   (((const uint8_t *)j)[0] == 0xe9 && j >= pfe &&
+			    all_nops((const uint8_t *)pfe, j - pfe) &&
+			    all_nops((const uint8_t *)j + 5, func - j - 5));
+
+		/* A record followed by code other than padding is another
+		 * function's, unless it sits where 16,14 puts ours. */
+		if (!ours && func - pfe != 14)
+			return -EOPNOTSUPP; /* SITE_NO_RECORD */
 		out->reason = SITE_BYTES_CHANGED;
 		if (p[0] != 0x90 || (p[1] != 0x90 && p[1] != 0xf5))
 			return -EOPNOTSUPP;
@@ -159,8 +168,7 @@ int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
 			out->reason = SITE_PAD_TOO_SHORT;
 			return -EOPNOTSUPP;
 		}
-		if (!all_nops((const uint8_t *)pfe, func - pfe) &&
-		    ((const uint8_t *)j)[0] != 0xe9)
+		if (!ours)
 			return -EOPNOTSUPP;
 		out->kind = SITE_PAD;
 		out->entry = e;
@@ -301,11 +309,39 @@ uintptr_t site_jump_source(const struct site_info *si)
 	return si->jmp_at;
 }
 
+/*
+ * A persistent jump written by an earlier arming (of a site decoded again)
+ * may lead to another trampoline: retarget it with the int3 protocol, as
+ * threads may be executing it.
+ */
+static int retarget(struct site_info *si, uintptr_t tramp)
+{
+	uint8_t cur[5], jmp[5];
+	struct x86insn in;
+	int ret;
+
+	memcpy(cur, (void *)si->jmp_at, 5);
+	if (x86insn_decode(cur, 5, si->jmp_at, &in) || in.kind != X86_JMP ||
+	    in.len != 5)
+		return -EILSEQ;
+	if (in.target == tramp)
+		return 0;
+	ret = x86insn_encode_jmp(si->jmp_at, tramp, jmp);
+	if (ret)
+		return ret;
+	return poke_text_bp((void *)si->jmp_at, cur, jmp, 5);
+}
+
 int site_arm(struct site_info *si, uintptr_t tramp)
 {
 	uint8_t jmp[8], cur[16];
 	int ret;
 
+	if ((si->kind == SITE_PAD || si->kind == SITE_NOPS) && si->jmp_written) {
+		ret = retarget(si, tramp);
+		if (ret)
+			return ret;
+	}
 	switch (si->kind) {
 	case SITE_PAD:
 		if (!si->jmp_written) {
