@@ -8,10 +8,13 @@
 #define UKLP_BENCH_H
 
 /* Calls of the original bench_fn() (the patch counts its own). */
-extern unsigned long bench_calls_old;
+extern unsigned long bench_calls_old, bench_calls_ref;
 
 /* The measured function: x + 1, and one counter increment. */
 int bench_fn(int x);
+
+/* A copy of bench_fn() that is never patched (the timing reference). */
+int bench_ref(int x);
 
 /*
  * Sleeps (10 ms at a time) until *@leave, after setting *@entered: a thread

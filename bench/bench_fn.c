@@ -7,11 +7,18 @@
 
 #include "bench.h"
 
-unsigned long bench_calls_old;
+unsigned long bench_calls_old, bench_calls_ref;
 
 __attribute__((noinline)) int bench_fn(int x)
 {
 	bench_calls_old++;
+	return x + 1;
+}
+
+/* The same, never patched: the in-process reference of the timings. */
+__attribute__((noinline)) int bench_ref(int x)
+{
+	bench_calls_ref++;
 	return x + 1;
 }
 

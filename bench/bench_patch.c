@@ -50,14 +50,26 @@ new_bench_outer(void (*body)(void *), void *arg)
 }
 
 static struct klp_func funcs[] = {
-	{ .old_name = "bench_fn", .new_func = new_bench_fn },
-	{ .old_name = "bench_block", .new_func = new_bench_block },
-	{ .old_name = "bench_outer", .new_func = new_bench_outer },
+	{
+		.old_name = "bench_fn",
+		.new_func = new_bench_fn,
+	},
+	{
+		.old_name = "bench_block",
+		.new_func = new_bench_block,
+	},
+	{
+		.old_name = "bench_outer",
+		.new_func = new_bench_outer,
+	},
 	{}
 };
 
 static struct klp_object objs[] = {
-	{ .name = NULL, .funcs = funcs }, /* the main executable */
+	{
+		/* NULL: the main executable */
+		.funcs = funcs,
+	},
 	{}
 };
 
