@@ -5,8 +5,8 @@
  * replacement for the busy library's busymod_work_func().
  *
  * The module parameter pre_patch_ret is a build variant:
- *	patches/enodev/test_klp_callbacks_demo.so		(-DPRE_PATCH_RET=-ENODEV)
- *	patches/enodev-coming/test_klp_callbacks_demo.so	(-DPRE_PATCH_RET_COMING=-ENODEV)
+ *	patches/enodev/...so		(-DPRE_PATCH_RET=-ENODEV)
+ *	patches/enodev-coming/...so	(-DPRE_PATCH_RET_COMING=-ENODEV)
  * The second stands for "echo -19 > .../pre_patch_ret" after the patch was
  * enabled: only objects loaded later (coming) see the error.
  */

@@ -59,28 +59,53 @@
 
 typedef const char *(*call_fn)(void);
 
-/* Threads that have not yet run the patched syscall_getpid() (test_klp_syscall). */
+/* Hammer threads that have not yet run test_klp_syscall's syscall_getpid(). */
 int klp_pending_threads;
 
 /* The kernel's console_loglevel, which the test_klp_state patches change. */
 int console_loglevel = 7;
 
-/* The functions the tests patch (the kernel's /proc show functions). */
+/*
+ * The functions the tests patch (the kernel's /proc show functions). They
+ * are found by "call" through find_function().
+ */
+
+/**
+ * cmdline_show() - what test_klp_livepatch replaces (cmdline_proc_show)
+ *
+ * Return: "cmdline: original".
+ */
 PATCHABLE const char *cmdline_show(void)
 {
 	return "cmdline: original";
 }
 
+/**
+ * meminfo_show() - what test_klp_atomic_replace replaces (meminfo_proc_show)
+ *
+ * Return: "meminfo: original".
+ */
 PATCHABLE const char *meminfo_show(void)
 {
 	return "meminfo: original";
 }
 
+/**
+ * syscall_getpid() - what test_klp_syscall replaces (sys_getpid); the
+ * hammer threads call it in a loop
+ *
+ * Return: "getpid: original".
+ */
 PATCHABLE const char *syscall_getpid(void)
 {
 	return "getpid: original";
 }
 
+/**
+ * console_loglevel_show() - the value the test_klp_state patches change
+ *
+ * Return: "console_loglevel: N" (a static buffer: main thread only).
+ */
 PATCHABLE const char *console_loglevel_show(void)
 {
 	static char buf[64];
@@ -642,6 +667,11 @@ static void find_exe_dir(void)
 		*slash = '\0';
 }
 
+/**
+ * main() - read commands from stdin and answer each on stdout
+ *
+ * Return: 0 at the end of the input or after "quit".
+ */
 int main(void)
 {
 	char line[4096];

@@ -11,6 +11,11 @@
 
 #define pr_info(fmt, ...) tlog("test_klp_callbacks_mod: " fmt, ##__VA_ARGS__)
 
+/**
+ * mod_show() - what test_klp_mod_patch replaces (test_klp_mod_target_show)
+ *
+ * Return: "mod: original".
+ */
 PATCHABLE const char *mod_show(void)
 {
 	return "mod: original";
