@@ -70,6 +70,7 @@ $(B)/libuklp.so: $(RT_OBJ) $(B)/libuklp-common-pic.a
 		$(RT_OBJ) $(B)/libuklp-common-pic.a $(LIBS) -o $@
 
 include tests/tests.mk
+include tests/system/system.mk
 include samples/samples.mk
 include bench/bench.mk
 

@@ -19,6 +19,7 @@
 #include "core.h"
 #include "log.h"
 #include "poke.h"
+#include "threads.h"
 #include "tramp.h"
 #include "uklp_api.h"
 
@@ -51,41 +52,61 @@ UKLP_API const char *uklp_ctl_last_error(void)
 	return last_err;
 }
 
-/* ---- the transition worker ---- */
+/* ---- the transition worker (the kernel's klp_transition_work) ---- */
 
-static int worker_running;
+extern pid_t klp_worker_tid;
+static int worker_started;
+static pthread_cond_t worker_cond = PTHREAD_COND_INITIALIZER;
 
+/*
+ * One thread for the life of the process, started at the first transition
+ * that does not complete at once: it retries completion every 20 ms while
+ * a transition is in progress and sleeps on a condition variable otherwise.
+ * The completion check does not wait for it (klp_worker_tid).
+ */
 static void *worker(void *arg)
 {
 	(void)arg;
+	pthread_mutex_lock(&klp_mutex);
+	klp_worker_tid = threads_gettid();
 	for (;;) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		int done;
+		struct timespec ts;
 
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&klp_mutex);
-		done = !klp_transition_patch || klp_try_complete_transition();
-		if (done && !klp_transition_patch)
-			worker_running = 0;
-		pthread_mutex_unlock(&klp_mutex);
-		klp_reap();
-		if (done && !__atomic_load_n(&worker_running, __ATOMIC_ACQUIRE))
-			return NULL;
+		while (!klp_transition_patch)
+			pthread_cond_wait(&worker_cond, &klp_mutex);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&worker_cond, &klp_mutex, &ts);
+		if (klp_transition_patch) {
+			klp_try_complete_transition();
+			pthread_mutex_unlock(&klp_mutex);
+			klp_reap();
+			pthread_mutex_lock(&klp_mutex);
+		}
 	}
+	return NULL;
 }
 
-/* Start the worker when a transition is left in progress (klp_mutex held). */
+/* Wake (or start) the worker when a transition is in progress (klp_mutex held). */
 void klp_transition_kick(void)
 {
 	pthread_attr_t a;
 	pthread_t t;
 
-	if (!klp_transition_patch || worker_running)
+	if (!klp_transition_patch)
 		return;
+	if (worker_started) {
+		pthread_cond_signal(&worker_cond);
+		return;
+	}
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (!pthread_create(&t, &a, worker, NULL))
-		worker_running = 1;
+		worker_started = 1;
 	pthread_attr_destroy(&a);
 }
 
@@ -246,8 +267,8 @@ UKLP_API int uklp_ctl_wait(int timeout_ms)
 	struct timespec t0, t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
+	for (long us = 50;; us = us < 5000 ? us * 2 : 5000) {
+		struct timespec ts = { 0, us * 1000 };
 
 		if (!uklp_ctl_try_complete())
 			return 0;

@@ -32,9 +32,11 @@ struct hook_site {
 	struct hook_ops *ipmodify;
 	struct tracer_list *tracers; /* read under hook_srcu */
 	int armed;
-	uintptr_t tgt_p, tgt_u;
+	uintptr_t tgt_p, tgt_u; /* as the client gave them (0: original) */
+	uintptr_t rtp, rtu;	/* resolved, read by the slow path */
 	uint32_t gen;
 	int transition;
+	int target;		/* the transition's target state */
 	struct hook_site *next;
 };
 
@@ -187,12 +189,19 @@ static int site_update(struct hook_site *s)
 		tu = s->tgt_u ? s->tgt_u : orig;
 		trans = s->transition;
 	}
-	__atomic_store_n(&d->word_p, THREAD_WORD(s->gen, KLP_PATCHED),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&d->word_u, THREAD_WORD(s->gen, KLP_UNPATCHED),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&d->tgt_p, tp, __ATOMIC_RELEASE);
-	__atomic_store_n(&d->tgt_u, tu, __ATOMIC_RELEASE);
+	uint32_t wu = THREAD_WORD(s->gen, KLP_UNPATCHED) & 7;
+
+	__atomic_store_n(&s->rtp, tp, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->rtu, tu, __ATOMIC_RELEASE);
+	/* Other generations' slots first: a thread with an old word must
+	 * decide again (the slow path) before any target it could read
+	 * changes meaning; then the current generation's targets. */
+	for (uint32_t i = 0; i < 8; i++)
+		if ((i & ~1u) != wu)
+			__atomic_store_n(&d->slots[i], s->tramp->l_slow,
+					 __ATOMIC_RELEASE);
+	__atomic_store_n(&d->slots[wu | KLP_UNPATCHED], tu, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->slots[wu | KLP_PATCHED], tp, __ATOMIC_RELEASE);
 	__atomic_store_n(&d->after_ops, trans ? s->tramp->l_dispatch : tp,
 			 __ATOMIC_RELEASE);
 	if (has_tr)
@@ -219,13 +228,12 @@ static int site_update(struct hook_site *s)
 
 static uint64_t hook_c_slow(struct hook_site *s, struct tramp_regs *regs)
 {
-	struct tramp_data *d = s->tramp->data;
 	unsigned idx = srcu_read_lock(&hook_srcu);
 	struct hook_ops *ops = __atomic_load_n(&s->ipmodify, __ATOMIC_ACQUIRE);
 	int st = ops ? ops->state(ops, s->ip, regs) : KLP_PATCHED;
 	uint64_t tgt = st == KLP_UNPATCHED ?
-			       __atomic_load_n(&d->tgt_u, __ATOMIC_ACQUIRE) :
-			       __atomic_load_n(&d->tgt_p, __ATOMIC_ACQUIRE);
+			       __atomic_load_n(&s->rtu, __ATOMIC_ACQUIRE) :
+			       __atomic_load_n(&s->rtp, __ATOMIC_ACQUIRE);
 
 	srcu_read_unlock(&hook_srcu, idx);
 	return tgt;
@@ -401,7 +409,7 @@ int hook_unregister_ops(struct hook_ops *ops)
 }
 
 int hook_set_dispatch(struct hook_ops *ops, uintptr_t ip, uintptr_t tgt_p,
-		      uintptr_t tgt_u, uint32_t gen, int transition)
+		      uintptr_t tgt_u, uint32_t gen, int transition, int target)
 {
 	struct hook_site *s;
 	int ret;
@@ -416,6 +424,7 @@ int hook_set_dispatch(struct hook_ops *ops, uintptr_t ip, uintptr_t tgt_p,
 	s->tgt_u = tgt_u;
 	s->gen = gen;
 	s->transition = transition;
+	s->target = target;
 	ret = site_update(s);
 	pthread_mutex_unlock(&hook_lock);
 	return ret;

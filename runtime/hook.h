@@ -105,6 +105,9 @@ int hook_unregister_ops(struct hook_ops *ops);
  * @tgt_u:	target for threads in KLP_UNPATCHED (0: the original code)
  * @gen:	the transition generation the thread words are compared with
  * @transition:	non-zero while a transition touches this site
+ * @target:	the transition's target state (KLP_PATCHED/KLP_UNPATCHED):
+ *		threads in it take the shortest path, the others count down
+ *		to a try to switch
  *
  * Without a transition (and without tracers) the site jumps straight to
  * @tgt_p.
@@ -112,7 +115,7 @@ int hook_unregister_ops(struct hook_ops *ops);
  * Return: 0 or -errno.
  */
 int hook_set_dispatch(struct hook_ops *ops, uintptr_t ip, uintptr_t tgt_p,
-		      uintptr_t tgt_u, uint32_t gen, int transition);
+		      uintptr_t tgt_u, uint32_t gen, int transition, int target);
 
 /**
  * hook_forget_range() - drop the sites of an unloaded object

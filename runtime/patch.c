@@ -46,7 +46,10 @@ int klp_sync_ops(struct klp_ops *ops)
 	tp = func_target(top);
 	tu = trans ? func_target(top->stack_next) : tp;
 	return hook_set_dispatch(&ops->fops, ops->old_addr, tp, tu,
-				 klp_transition_gen(), trans);
+				 klp_transition_gen(), trans,
+				 klp_target_state == KLP_UNPATCHED ?
+					 KLP_UNPATCHED :
+					 KLP_PATCHED);
 }
 
 int klp_sync_patch_ops(struct klp_patch *patch)

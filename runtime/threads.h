@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 struct uklp_tls {
-	uint32_t word;	    /* (gen << 1) | KLP_PATCHED/KLP_UNPATCHED */
+	uint32_t word;	    /* THREAD_WORD(gen, KLP_PATCHED/KLP_UNPATCHED) */
 	int32_t countdown;  /* calls left before the next self-switch try */
 	uint32_t regd_gen;  /* registry generation this thread registered in */
 	int32_t tid;
@@ -116,7 +116,12 @@ int unwind_entry(uintptr_t func, const struct tramp_regs *regs, uintptr_t *pcs,
  */
 int unwind_self(int skip, uintptr_t *pcs, size_t max, size_t *n);
 
-/* A thread word: the transition generation and the state it is in. */
-#define THREAD_WORD(gen, state) (((uint32_t)(gen) << 1) | ((state) & 1))
+/*
+ * A thread word: the transition generation, a "set" bit (a zeroed word of a
+ * new thread is never current) and the state. The trampoline indexes its
+ * target table with the low 3 bits: generation parity, set bit, state.
+ */
+#define THREAD_WORD(gen, state) (((uint32_t)(gen) << 2) | 2u | ((state) & 1))
+#define THREAD_WORD_CURRENT(w, gen) (((w) >> 2) == ((gen) & 0x3fffffffu) && ((w) & 2))
 
 #endif

@@ -40,6 +40,9 @@ static int signals_cnt;
 
 /* Status for readers outside the process (the tool) and for `list`. */
 pid_t klp_blocking_tid;
+/* The runtime's own worker: it never runs a function being replaced while
+ * it checks (the kernel's kworker is switched the same way, at once). */
+pid_t klp_worker_tid;
 const char *klp_blocking_func;
 
 uint32_t klp_transition_gen(void)
@@ -54,7 +57,7 @@ static const char *state_str(int s)
 
 static int word_state(uint32_t w)
 {
-	return (w >> 1) == trans_gen ? (int)(w & 1) : trans_initial;
+	return THREAD_WORD_CURRENT(w, trans_gen) ? (int)(w & 1) : trans_initial;
 }
 
 static int add_range(uintptr_t start, uintptr_t size, const char *name)
@@ -171,9 +174,14 @@ static bool try_switch(const uintptr_t *pcs, size_t n)
 static int materialize(void)
 {
 	uint32_t w = uklp_tls.word;
+	/* The generation before the initial state that goes with it
+	 * (acquire; pairs with the release of trans_gen in
+	 * klp_init_transition(), which stores trans_initial first). */
+	uint32_t gen = __atomic_load_n(&trans_gen, __ATOMIC_ACQUIRE);
 
-	if ((w >> 1) != trans_gen) {
-		w = THREAD_WORD(trans_gen, trans_initial);
+	if (!THREAD_WORD_CURRENT(w, gen)) {
+		w = THREAD_WORD(gen, __atomic_load_n(&trans_initial,
+						     __ATOMIC_RELAXED));
 		__atomic_store_n(&uklp_tls.word, w, __ATOMIC_RELEASE);
 	}
 	threads_register_self();
@@ -332,7 +340,7 @@ bool klp_try_complete_transition(void)
 	for (size_t i = 0; i < n; i++) {
 		int st = th[i].known ? word_state(th[i].word) : trans_initial;
 
-		if (st == klp_target_state)
+		if (st == klp_target_state || th[i].tid == klp_worker_tid)
 			continue;
 		if (th[i].tid == self && switch_self(0))
 			continue;
@@ -365,6 +373,8 @@ void klp_reverse_transition(void)
 	patch->enabled = !patch->enabled;
 	__atomic_store_n(&klp_target_state, !klp_target_state,
 			 __ATOMIC_RELEASE);
+	/* The other state is now the one the fast path serves. */
+	klp_sync_patch_ops(patch);
 	klp_start_transition();
 }
 

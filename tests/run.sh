@@ -4,7 +4,9 @@
 # Runs each unit test binary BUILD_DIR/tests/unit/test_* (argv[1]: a fresh
 # scratch directory BUILD_DIR/tests/scratch/NAME) and each conformance
 # scenario tests/conformance/*.sh (bash, with UKLP_BUILD=BUILD_DIR), each
-# under a timeout (UKLP_TEST_TIMEOUT seconds, default 120). FILTER, if
+# under a timeout (UKLP_TEST_TIMEOUT seconds, default 120), then each system
+# test BUILD_DIR/tests/system/test_* like a unit test but with
+# UKLP_SYSTEM_TIMEOUT seconds (default 600). FILTER, if
 # given, keeps the tests whose name contains it.
 #
 # Prints "PASS name", "FAIL name" and the last 30 lines of its output, or
@@ -87,6 +89,14 @@ for s in tests/conformance/*.sh; do
 	[ -f "$s" ] || continue
 	name=${s##*/}
 	run "conformance/${name%.sh}" bash "$s" "$B"
+done
+
+# Whole-process system tests (consistency, 10,000 cycles): longer limit.
+for t in "$B"/tests/system/test_*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	name=${t##*/}
+	mkdir -p "$scratch/$name"
+	timeout_s=${UKLP_SYSTEM_TIMEOUT:-600} run "system/$name" "$t" "$scratch/$name"
 done
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -20,15 +20,25 @@
  *               ff 15 <c_ops>               call  *c_ops(%rip)
  *               RESTORE
  *               ff 25 <after_ops>           jmp   *after_ops(%rip)
- *   T_DISPATCH: 64 44 8b 1c 25 <WOFF>       mov   %fs:WOFF, %r11d
- *               44 3b 1d <word_p>           cmp   word_p(%rip), %r11d
- *               75 06                       jne   1f
- *               ff 25 <tgt_p>               jmp   *tgt_p(%rip)
- *            1: 44 3b 1d <word_u>           cmp   word_u(%rip), %r11d
- *               75 10                       jne   T_SLOW     (state unknown)
- *               64 ff 0c 25 <COFF>          decl  %fs:COFF
- *               78 06                       js    T_SLOW     (try a switch)
- *               ff 25 <tgt_u>               jmp   *tgt_u(%rip)
+ *   T_DISPATCH: 64 ff 0c 25 <COFF>          decl  %fs:COFF
+ *               78 1f                       js    T_SLOW     (try a switch)
+ *               41 52                       push  %r10
+ *               4c 8d 15 <slots>            lea   slots(%rip), %r10
+ *               64 44 8b 1c 25 <WOFF>       mov   %fs:WOFF, %r11d
+ *               41 83 e3 07                 and   $7, %r11d
+ *               4f 8b 1c da                 mov   (%r10,%r11,8), %r11
+ *               41 5a                       pop   %r10
+ *               41 ff e3                    jmp   *%r11
+ *
+ *   The thread's word picks its slot and the slot's content is loaded by
+ *   one instruction: whatever happens to the site while the thread is
+ *   stopped before it, the slot it reads belongs to the generation of its
+ *   own word (a new transition turns the old generation's slots into the
+ *   slow path before anything else changes), and a target loaded after it
+ *   stays right for the thread's state, which only the thread changes.
+ *   (The kernel gets the same from running klp_ftrace_handler() with
+ *   preemption disabled.) Threads in the target state get a countdown of
+ *   INT32_MAX; the others count down to the next switch try.
  *   T_SLOW:     SAVE
  *               48 8b 3d <site>             mov   site(%rip), %rdi
  *               48 89 ee                    mov   %rbp, %rsi
@@ -204,9 +214,9 @@ static void emit_ccall(struct emit *e, uint64_t data, size_t field)
 #define JMP_IND ((const uint8_t[]){ 0xff, 0x25 })
 
 static size_t emit_tramp(struct emit *e, uint64_t d, uint64_t *l_callops,
-			 uint64_t *l_dispatch)
+			 uint64_t *l_dispatch, uint64_t *l_slow_out)
 {
-	const uint8_t cmp_r11d[] = { 0x44, 0x3b, 0x1d };
+	static const uint8_t lea_r10[] = { 0x4c, 0x8d, 0x15 };
 	uint64_t l_slow;
 
 	rip_insn(e, JMP_IND, 2, d + offsetof(struct tramp_data, mode));
@@ -218,20 +228,24 @@ static size_t emit_tramp(struct emit *e, uint64_t d, uint64_t *l_callops,
 	rip_insn(e, JMP_IND, 2, d + offsetof(struct tramp_data, after_ops));
 
 	*l_dispatch = here(e);
+	put(e, (uint8_t[]){ 0x64, 0xff, 0x0c, 0x25 }, 4); /* decl %fs:COFF */
+	put32(e, (uint32_t)(int32_t)threads_tls_countdown_off);
+	put(e, (uint8_t[]){ 0x78, 0x1f }, 2); /* js T_SLOW (+31) */
+	size_t from = e->len;
+
+	put(e, (uint8_t[]){ 0x41, 0x52 }, 2); /* push %r10 */
+	rip_insn(e, lea_r10, 3, d + offsetof(struct tramp_data, slots));
 	put(e, (uint8_t[]){ 0x64, 0x44, 0x8b, 0x1c, 0x25 }, 5);
 	put32(e, (uint32_t)(int32_t)threads_tls_word_off);
-	rip_insn(e, cmp_r11d, 3, d + offsetof(struct tramp_data, word_p));
-	put(e, (uint8_t[]){ 0x75, 0x06 }, 2);
-	rip_insn(e, JMP_IND, 2, d + offsetof(struct tramp_data, tgt_p));
-	rip_insn(e, cmp_r11d, 3, d + offsetof(struct tramp_data, word_u));
-	put(e, (uint8_t[]){ 0x75, 0x10 }, 2);
-	put(e, (uint8_t[]){ 0x64, 0xff, 0x0c, 0x25 }, 4);
-	put32(e, (uint32_t)(int32_t)threads_tls_countdown_off);
-	put(e, (uint8_t[]){ 0x78, 0x06 }, 2);
-	rip_insn(e, JMP_IND, 2, d + offsetof(struct tramp_data, tgt_u));
+	put(e, (uint8_t[]){ 0x41, 0x83, 0xe3, 0x07 }, 4); /* and $7,%r11d */
+	put(e, (uint8_t[]){ 0x4f, 0x8b, 0x1c, 0xda }, 4); /* mov (%r10,%r11,8),%r11 */
+	put(e, (uint8_t[]){ 0x41, 0x5a }, 2);		  /* pop %r10 */
+	put(e, (uint8_t[]){ 0x41, 0xff, 0xe3 }, 3);	  /* jmp *%r11 */
+	if (e->len - from != 0x1f)
+		abort(); /* invariant: the js above skips exactly this */
 
 	l_slow = here(e);
-	(void)l_slow;
+	*l_slow_out = l_slow;
 	emit_save(e);
 	emit_ccall(e, d, offsetof(struct tramp_data, c_slow));
 	put(e, (uint8_t[]){ 0x48, 0x89, 0x45, 0x30 }, 4); /* rax -> r11 slot */
@@ -374,7 +388,7 @@ struct tramp *tramp_alloc(uintptr_t near, uint64_t site, uint64_t c_slow,
 	}
 	e.at = (uint64_t)(uintptr_t)t->code;
 	len = emit_tramp(&e, (uint64_t)(uintptr_t)t->data, &t->l_callops,
-			 &t->l_dispatch);
+			 &t->l_dispatch, &t->l_slow);
 	if (len > CODE_SLOT)
 		abort(); /* invariant: the trampoline fits its slot */
 
@@ -383,10 +397,8 @@ struct tramp *tramp_alloc(uintptr_t near, uint64_t site, uint64_t c_slow,
 	t->data->c_ops = c_ops;
 	t->data->orig = orig;
 	t->data->after_ops = t->l_dispatch;
-	t->data->tgt_p = orig;
-	t->data->tgt_u = orig;
-	t->data->word_p = 0;
-	t->data->word_u = 0;
+	for (int i = 0; i < 8; i++)
+		t->data->slots[i] = t->l_slow;
 	t->data->mode = orig;
 
 	/* A recycled slot holds its old code: verify against what is there. */

@@ -16,10 +16,15 @@
 /* The per-site data the trampoline reads (RIP-relative, same region). */
 struct tramp_data {
 	uint64_t mode;	    /* where the entry jumps: a T_* label or a target */
-	uint64_t tgt_p;	    /* target for threads in KLP_PATCHED */
-	uint64_t tgt_u;	    /* target for threads in KLP_UNPATCHED */
-	uint32_t word_p;    /* thread word meaning "PATCHED in this transition" */
-	uint32_t word_u;    /* ... "UNPATCHED in this transition" */
+	/*
+	 * Where a thread goes, indexed by the low 3 bits of its word
+	 * (generation parity, set bit, state): the current generation's two
+	 * slots hold the targets for KLP_UNPATCHED and KLP_PATCHED; the other
+	 * six the slow path. The index and the load of the target are one
+	 * instruction, so a thread stopped anywhere in the dispatch can never
+	 * combine an old decision with a new target (see tramp.c).
+	 */
+	uint64_t slots[8];
 	uint64_t site;	    /* first argument of the C calls */
 	uint64_t c_slow;    /* uint64_t c_slow(site, struct tramp_regs *) */
 	uint64_t c_ops;	    /* void c_ops(site, struct tramp_regs *) */
@@ -32,6 +37,7 @@ struct tramp {
 	struct tramp_data *data; /* read-write */
 	uint64_t l_callops;	/* labels inside @code */
 	uint64_t l_dispatch;
+	uint64_t l_slow;
 	struct tramp *next_free;
 };
 
@@ -51,7 +57,7 @@ int tramp_init(void);
  * @orig:	the original code's continuation
  *
  * The code is written once through the text-poke path; the data starts
- * with mode = tgt_p = tgt_u = @orig.
+ * with mode = @orig and every slot the slow path.
  *
  * Return: the trampoline, or NULL (errno set).
  */
