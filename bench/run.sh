@@ -119,9 +119,9 @@ EOF
 		if (m == "patched")
 			return "site jmp, jmp, `jmp *mode` -> new";
 		if (m == "trans-patched")
-			return "site jmp, jmp, `jmp *mode`, dispatch (4) -> new";
+			return "site jmp, jmp, `jmp *mode`, dispatch (9) -> new";
 		if (m == "trans-unpatched")
-			return "site jmp, jmp, `jmp *mode`, dispatch (8) -> old";
+			return "site jmp, jmp, `jmp *mode`, dispatch (9) -> old";
 		return "as trans-unpatched + switch tries (every 256 calls, backing off x2 per failure)";
 	}
 	{
