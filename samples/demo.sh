@@ -15,7 +15,7 @@ mkfifo "$fifo"
 LD_PRELOAD="$B/libuklp.so" "$T" <"$fifo" &
 pid=$!
 exec 3>"$fifo"
-trap 'exec 3>&-; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$fifo"' EXIT
+trap 'exec 3>&-; kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$fifo"' EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 send() { printf '$ %s\n' "$1"; printf '%s\n' "$1" >&3; sleep 0.3; }
