@@ -25,7 +25,7 @@ __attribute__((noinline)) int bench_ref(int x)
 __attribute__((noinline)) void bench_block(volatile int *entered,
 					   volatile int *leave)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct timespec ts = {0, 10 * 1000 * 1000};
 
 	*entered = 1;
 	while (!*leave)

@@ -32,7 +32,7 @@ __attribute__((noinline)) static int new_bench_fn(int x)
 __attribute__((noinline)) static void new_bench_block(volatile int *entered,
 						      volatile int *leave)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct timespec ts = {0, 10 * 1000 * 1000};
 
 	*entered = 2;
 	while (!*leave)
@@ -49,32 +49,28 @@ new_bench_outer(void (*body)(void *), void *arg)
 	return ++runs;
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "bench_fn",
-		.new_func = new_bench_fn,
-	},
-	{
-		.old_name = "bench_block",
-		.new_func = new_bench_block,
-	},
-	{
-		.old_name = "bench_outer",
-		.new_func = new_bench_outer,
-	},
-	{}
-};
+static struct klp_func funcs[] = {{
+				      .old_name = "bench_fn",
+				      .new_func = new_bench_fn,
+				  },
+				  {
+				      .old_name = "bench_block",
+				      .new_func = new_bench_block,
+				  },
+				  {
+				      .old_name = "bench_outer",
+				      .new_func = new_bench_outer,
+				  },
+				  {}};
 
-static struct klp_object objs[] = {
-	{
-		/* NULL: the main executable */
-		.funcs = funcs,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       /* NULL: the main executable */
+				       .funcs = funcs,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
+    .objs = objs,
 };
 
 KLP_PATCH(patch);

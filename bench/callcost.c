@@ -71,11 +71,11 @@ enum mode {
 };
 
 static const char *const mode_names[] = {
-	[M_UNPATCHED] = "unpatched",
-	[M_PATCHED] = "patched",
-	[M_TRANS_PATCHED] = "trans-patched",
-	[M_TRANS_UNPATCHED] = "trans-unpatched",
-	[M_TRANS_STUCK] = "trans-stuck",
+    [M_UNPATCHED] = "unpatched",
+    [M_PATCHED] = "patched",
+    [M_TRANS_PATCHED] = "trans-patched",
+    [M_TRANS_UNPATCHED] = "trans-unpatched",
+    [M_TRANS_STUCK] = "trans-stuck",
 };
 
 struct cfg {
@@ -361,7 +361,7 @@ static void outer_body(void *arg)
 int main(int argc, char **argv)
 {
 	static struct cfg c;
-	struct blocker b = { 0 };
+	struct blocker b = {0};
 	int m;
 
 	if (argc != 5 || !realpath(argv[4], c.patch)) {

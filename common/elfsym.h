@@ -11,9 +11,9 @@
 
 /* One defined symbol (function or data object) of an ELF file. */
 struct elfsym_sym {
-	const char *name; /* points into the elfsym_file's string storage */
-	uint64_t value;	  /* link-time address (st_value) */
-	uint64_t size;	  /* st_size */
+	const char *name;   /* points into the elfsym_file's string storage */
+	uint64_t value;	    /* link-time address (st_value) */
+	uint64_t size;	    /* st_size */
 	unsigned char type; /* STT_FUNC, STT_OBJECT, STT_GNU_IFUNC, ... */
 	unsigned char bind; /* STB_LOCAL, STB_GLOBAL, STB_WEAK */
 };
@@ -27,17 +27,17 @@ struct elfsym_sym {
  */
 struct elfsym_file {
 	char *path;
-	int is_pie_or_dso;	/* e_type == ET_DYN */
-	char *soname;		/* DT_SONAME or NULL */
-	char build_id[129];	/* lowercase hex of NT_GNU_BUILD_ID, "" if none */
+	int is_pie_or_dso;  /* e_type == ET_DYN */
+	char *soname;	    /* DT_SONAME or NULL */
+	char build_id[129]; /* lowercase hex of NT_GNU_BUILD_ID, "" if none */
 	struct elfsym_sym *syms;
 	size_t nsyms;
-	int from_symtab;	/* 1: .symtab, 0: .dynsym */
-	uint64_t *pfe;		/* __patchable_function_entries, link-time, sorted */
+	int from_symtab; /* 1: .symtab, 0: .dynsym */
+	uint64_t *pfe;	 /* __patchable_function_entries, link-time, sorted */
 	size_t npfe;
-	uint64_t *mcount;	/* __mcount_loc, link-time, sorted */
+	uint64_t *mcount; /* __mcount_loc, link-time, sorted */
 	size_t nmcount;
-	void *priv;		/* implementation data (string storage) */
+	void *priv; /* implementation data (string storage) */
 };
 
 /**

@@ -26,7 +26,8 @@ void stackcheck_sort(struct stackcheck_range *r, size_t n);
 
 /**
  * stackcheck_pcs() - is any PC of a stack inside a forbidden range
- * @pcs:	the program counters, innermost first (frame 0 is the current PC)
+ * @pcs:	the program counters, innermost first (frame 0 is the current
+ * PC)
  * @npc:	how many
  * @r:		ranges sorted by stackcheck_sort()
  * @nr:		how many

@@ -36,7 +36,7 @@ static __thread char last_err[512];
 static int rt_ready;
 
 static int fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int fail(int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -91,7 +91,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Wake (or start) the worker when a transition is in progress (klp_mutex held). */
+/* Wake (or start) the worker when a transition is in progress (klp_mutex held).
+ */
 void klp_transition_kick(void)
 {
 	pthread_attr_t a;
@@ -144,7 +145,8 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 	ret = klp_find_patch(name) ? -EEXIST : 0;
 	pthread_mutex_unlock(&klp_mutex);
 	if (ret)
-		return fail(ret, "patch '%s' is already loaded; nothing was changed",
+		return fail(ret,
+			    "patch '%s' is already loaded; nothing was changed",
 			    name);
 	dlh = dlopen(real, RTLD_NOW | RTLD_LOCAL);
 	if (!dlh)
@@ -154,13 +156,15 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 	if (!desc || desc->magic != UKLP_PATCH_MAGIC || !desc->patch) {
 		dlclose(dlh);
 		return fail(-ENOEXEC,
-			    "%s is not a uklp patch (no KLP_PATCH() descriptor); nothing was changed",
+			    "%s is not a uklp patch (no KLP_PATCH() "
+			    "descriptor); nothing was changed",
 			    real);
 	}
 	if (desc->abi != UKLP_ABI_VERSION) {
 		dlclose(dlh);
 		return fail(-ENOEXEC,
-			    "%s was built for patch ABI %u, this runtime has %u; nothing was changed",
+			    "%s was built for patch ABI %u, this runtime has "
+			    "%u; nothing was changed",
 			    real, desc->abi, UKLP_ABI_VERSION);
 	}
 	pthread_mutex_lock(&klp_mutex);
@@ -173,7 +177,8 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 	klp_reap();
 	if (ret)
 		return fail(ret,
-			    "patch '%s' was refused (%s): see `uklp log`; nothing was changed",
+			    "patch '%s' was refused (%s): see `uklp log`; "
+			    "nothing was changed",
 			    name, strerror(-ret));
 	return 0;
 }
@@ -191,8 +196,9 @@ UKLP_API int uklp_ctl_disable(const char *name)
 			   name ? name : "(null)");
 	} else if (p == klp_transition_patch) {
 		if (!p->enabled)
-			ret = fail(-EINVAL, "patch '%s' is already being disabled",
-				   name);
+			ret =
+			    fail(-EINVAL,
+				 "patch '%s' is already being disabled", name);
 		else
 			klp_reverse_transition();
 	} else if (!p->enabled) {
@@ -201,7 +207,8 @@ UKLP_API int uklp_ctl_disable(const char *name)
 		ret = klp_disable_patch(p);
 		if (ret == -EBUSY)
 			fail(ret,
-			     "patch '%s' cannot be disabled while patch '%s' is in transition; nothing was changed",
+			     "patch '%s' cannot be disabled while patch '%s' "
+			     "is in transition; nothing was changed",
 			     name, KLP_PATCH_P(klp_transition_patch)->name);
 	}
 	if (!ret)
@@ -221,7 +228,8 @@ UKLP_API int uklp_ctl_enable(const char *name)
 	p = name ? klp_find_patch(name) : NULL;
 	if (!p || p != klp_transition_patch || p->enabled)
 		ret = fail(-EINVAL,
-			   "patch '%s' is not being disabled; a disabled patch is loaded again with load",
+			   "patch '%s' is not being disabled; a disabled patch "
+			   "is loaded again with load",
 			   name ? name : "(null)");
 	else
 		klp_reverse_transition();
@@ -268,21 +276,22 @@ UKLP_API int uklp_ctl_wait(int timeout_ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long us = 50;; us = us < 5000 ? us * 2 : 5000) {
-		struct timespec ts = { 0, us * 1000 };
+		struct timespec ts = {0, us * 1000};
 
 		if (!uklp_ctl_try_complete())
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (timeout_ms >= 0 &&
 		    (t.tv_sec - t0.tv_sec) * 1000 +
-				    (t.tv_nsec - t0.tv_nsec) / 1000000 >=
-			    timeout_ms) {
+			    (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+			timeout_ms) {
 			pthread_mutex_lock(&klp_mutex);
 			fail(-ETIMEDOUT,
-			     "transition of patch '%s' still in progress: thread %d has not switched",
-			     klp_transition_patch ?
-				     KLP_PATCH_P(klp_transition_patch)->name :
-				     "?",
+			     "transition of patch '%s' still in progress: "
+			     "thread %d has not switched",
+			     klp_transition_patch
+				 ? KLP_PATCH_P(klp_transition_patch)->name
+				 : "?",
 			     klp_blocking_tid);
 			pthread_mutex_unlock(&klp_mutex);
 			return -ETIMEDOUT;
@@ -316,7 +325,7 @@ struct out {
 };
 
 static void outf(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void outf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -332,7 +341,7 @@ static void outf(struct out *o, const char *fmt, ...)
 
 UKLP_API int uklp_ctl_list(char *buf, size_t len, int json)
 {
-	struct out o = { buf, len, 0 };
+	struct out o = {buf, len, 0};
 	int order = 0;
 
 	if (len)
@@ -347,30 +356,41 @@ UKLP_API int uklp_ctl_list(char *buf, size_t len, int json)
 		order++;
 		if (json)
 			outf(&o,
-			     "%s{\"name\":\"%s\",\"enabled\":%d,\"transition\":%d,\"forced\":%d,\"replace\":%d,\"stack_order\":%d,\"objects\":[",
-			     order > 1 ? "," : "", KLP_PATCH_P(p)->name, p->enabled,
-			     p == klp_transition_patch, p->forced, p->replace, order);
+			     "%s{\"name\":\"%s\",\"enabled\":%d,\"transition\":"
+			     "%d,\"forced\":%d,\"replace\":%d,\"stack_order\":%"
+			     "d,\"objects\":[",
+			     order > 1 ? "," : "", KLP_PATCH_P(p)->name,
+			     p->enabled, p == klp_transition_patch, p->forced,
+			     p->replace, order);
 		else
 			outf(&o,
-			     "%s\n  enabled: %d\n  transition: %d\n  replace: %d\n  stack_order: %d\n",
+			     "%s\n  enabled: %d\n  transition: %d\n  replace: "
+			     "%d\n  stack_order: %d\n",
 			     KLP_PATCH_P(p)->name, p->enabled,
 			     p == klp_transition_patch, p->replace, order);
-		klp_for_each_object(p, obj, i) {
+		klp_for_each_object(p, obj, i)
+		{
 			if (json)
-				outf(&o, "%s{\"name\":\"%s\",\"patched\":%d,\"funcs\":[",
-				     i ? "," : "", klp_obj_name(obj), obj->patched);
-			else
-				outf(&o, "  %s\n    patched: %d\n", klp_obj_name(obj),
+				outf(&o,
+				     "%s{\"name\":\"%s\",\"patched\":%d,"
+				     "\"funcs\":[",
+				     i ? "," : "", klp_obj_name(obj),
 				     obj->patched);
-			klp_for_each_func(obj, func, k) {
-				unsigned long pos = func->old_sympos ?
-							    func->old_sympos :
-							    1;
+			else
+				outf(&o, "  %s\n    patched: %d\n",
+				     klp_obj_name(obj), obj->patched);
+			klp_for_each_func(obj, func, k)
+			{
+				unsigned long pos =
+				    func->old_sympos ? func->old_sympos : 1;
 				if (json)
-					outf(&o, "%s{\"name\":\"%s\",\"sympos\":%lu}",
+					outf(&o,
+					     "%s{\"name\":\"%s\",\"sympos\":%"
+					     "lu}",
 					     k ? "," : "", func->old_name, pos);
 				else
-					outf(&o, "    %s,%lu\n", func->old_name, pos);
+					outf(&o, "    %s,%lu\n", func->old_name,
+					     pos);
 			}
 			if (json)
 				outf(&o, "]}");
@@ -421,7 +441,8 @@ static void dl_notify(void)
 			if (ret && !refuse) {
 				refuse = ret;
 				snprintf(refuse_msg, sizeof(refuse_msg),
-					 "refused by a live patch (%s); see `uklp log`",
+					 "refused by a live patch (%s); see "
+					 "`uklp log`",
 					 strerror(-ret));
 				added[i]->going = 1; /* never "going" later */
 			}
@@ -433,8 +454,8 @@ static void dl_notify(void)
 	if (refuse) {
 		/* Make this dlopen() fail: the loader unmaps the object and
 		 * dlerror() says why. Must be the last thing done here. */
-		dl_signal_error_t sig = (dl_signal_error_t)dlsym(
-			RTLD_DEFAULT, "_dl_signal_error");
+		dl_signal_error_t sig =
+		    (dl_signal_error_t)dlsym(RTLD_DEFAULT, "_dl_signal_error");
 
 		if (sig)
 			sig(-refuse, NULL, NULL, refuse_msg);
@@ -491,7 +512,8 @@ __attribute__((constructor)) static void uklp_runtime_init(void)
 	}
 	if (_r_debug.r_brk &&
 	    poke_bp_install((void *)_r_debug.r_brk, r_brk_handler) < 0)
-		pr_warn("cannot watch dlopen/dlclose: libraries loaded later will not be patched");
+		pr_warn("cannot watch dlopen/dlclose: libraries loaded later "
+			"will not be patched");
 	rt_ready = 1;
 	load_from_env();
 }

@@ -187,12 +187,14 @@ static int find_symbol(struct klp_object *obj, const char *name,
 		return -EINVAL;
 	}
 	if (ret == -EINVAL) {
-		pr_err("unresolvable ambiguity for symbol '%s' in object '%s'\n",
-		       name, klp_obj_name(obj));
+		pr_err(
+		    "unresolvable ambiguity for symbol '%s' in object '%s'\n",
+		    name, klp_obj_name(obj));
 		return -EINVAL;
 	}
 	if (ret == -ERANGE) {
-		pr_err("symbol position %lu for symbol '%s' in object '%s' not found\n",
+		pr_err("symbol position %lu for symbol '%s' in object '%s' not "
+		       "found\n",
 		       sympos, name, klp_obj_name(obj));
 		return -EINVAL;
 	}
@@ -216,7 +218,8 @@ static int new_func_size(struct klp_func *func)
 		u = objects_find_addr(a);
 	}
 	f = u ? objects_elf(u) : NULL;
-	if (!f || elfsym_find_addr(f, a - (f->is_pie_or_dso ? u->base : 0), &s)) {
+	if (!f ||
+	    elfsym_find_addr(f, a - (f->is_pie_or_dso ? u->base : 0), &s)) {
 		pr_err("kallsyms size lookup failed for '%s' replacement\n",
 		       func->old_name);
 		return -ENOENT;
@@ -232,7 +235,8 @@ static void klp_free_object_loaded(struct klp_object *obj)
 	KLP_OBJ(obj)->uobj = NULL;
 	KLP_OBJ(obj)->state = KLP_OBJ_UNLOADED;
 	obj->mod = 0;
-	klp_for_each_func(obj, func, k) {
+	klp_for_each_func(obj, func, k)
+	{
 		func->old_func = NULL;
 		func->old_size = 0;
 	}
@@ -252,9 +256,10 @@ static int klp_init_object_loaded(struct klp_patch *patch,
 	f = objects_elf(u);
 	if (f && obj->build_id && *obj->build_id &&
 	    strcasecmp(obj->build_id, f->build_id)) {
-		pr_err("object '%s' has build-id %s, the patch was made for %s\n",
-		       klp_obj_name(obj), *f->build_id ? f->build_id : "(none)",
-		       obj->build_id);
+		pr_err(
+		    "object '%s' has build-id %s, the patch was made for %s\n",
+		    klp_obj_name(obj), *f->build_id ? f->build_id : "(none)",
+		    obj->build_id);
 		ret = -EINVAL;
 		goto err;
 	}
@@ -267,12 +272,14 @@ static int klp_init_object_loaded(struct klp_patch *patch,
 			goto err;
 		*(void **)sym->addr = (void *)a;
 	}
-	klp_for_each_func(obj, func, k) {
+	klp_for_each_func(obj, func, k)
+	{
 		uintptr_t a;
 		unsigned long sz;
 		struct hook_loc loc;
 
-		ret = find_symbol(obj, func->old_name, func->old_sympos, &a, &sz);
+		ret =
+		    find_symbol(obj, func->old_name, func->old_sympos, &a, &sz);
 		if (ret)
 			goto err;
 		func->old_func = (void *)a;
@@ -304,7 +311,8 @@ static struct klp_object *find_object(struct klp_patch *patch,
 {
 	struct klp_object *obj;
 
-	klp_for_each_object(patch, obj, i) {
+	klp_for_each_object(patch, obj, i)
+	{
 		if (!obj->name && !old->name)
 			return obj;
 		if (obj->name && old->name && !strcmp(obj->name, old->name))
@@ -327,7 +335,8 @@ static int klp_add_nops(struct klp_patch *patch)
 	     old = KLP_PATCH_P(old)->next) {
 		struct klp_object *old_obj;
 
-		klp_for_each_object(old, old_obj, i) {
+		klp_for_each_object(old, old_obj, i)
+		{
 			struct klp_object *obj = find_object(patch, old_obj);
 			struct klp_func *old_func;
 			int ret;
@@ -336,8 +345,9 @@ static int klp_add_nops(struct klp_patch *patch)
 				obj = calloc(1, sizeof(*obj));
 				if (!obj)
 					return -ENOMEM;
-				obj->name = old_obj->name ? strdup(old_obj->name) :
-							    NULL;
+				obj->name = old_obj->name
+						? strdup(old_obj->name)
+						: NULL;
 				obj->dynamic = true;
 				ret = add_object(patch, obj);
 				if (ret) {
@@ -346,13 +356,14 @@ static int klp_add_nops(struct klp_patch *patch)
 					return ret;
 				}
 			}
-			klp_for_each_func(old_obj, old_func, k) {
+			klp_for_each_func(old_obj, old_func, k)
+			{
 				struct klp_func *func, *nop;
 				bool found = false;
 
-				klp_for_each_func(obj, func, m)
-					if (same_func(func, old_func))
-						found = true;
+				klp_for_each_func(
+				    obj, func, m) if (same_func(func, old_func))
+				    found = true;
 				if (found)
 					continue;
 				nop = calloc(1, sizeof(*nop));
@@ -534,7 +545,8 @@ static int klp_init_patch(struct klp_patch *patch, const char *name,
 			goto err;
 	}
 	objects_scan(NULL, NULL);
-	klp_for_each_object(patch, obj, i) {
+	klp_for_each_object(patch, obj, i)
+	{
 		struct uklp_obj *u = objects_find(obj->name);
 
 		KLP_OBJ(obj)->state = KLP_OBJ_UNLOADED;
@@ -569,7 +581,8 @@ static int __klp_enable_patch(struct klp_patch *patch)
 		return -EINVAL;
 	pr_notice("enabling patch '%s'\n", pname(patch));
 	klp_init_transition(patch, KLP_PATCHED);
-	klp_for_each_object(patch, obj, i) {
+	klp_for_each_object(patch, obj, i)
+	{
 		if (!klp_is_object_loaded(obj))
 			continue;
 		ret = klp_pre_patch_callback(obj);
@@ -614,7 +627,8 @@ int klp_enable_patch(struct klp_patch *patch, const char *name,
 	if (!patch || !patch->objs)
 		return -EINVAL;
 	if (!klp_is_patch_compatible(patch)) {
-		pr_err("Livepatch patch (%s) is not compatible with the already installed livepatches.\n",
+		pr_err("Livepatch patch (%s) is not compatible with the "
+		       "already installed livepatches.\n",
 		       name);
 		return -EINVAL;
 	}
@@ -655,9 +669,8 @@ int klp_disable_patch(struct klp_patch *patch)
 	if (klp_transition_patch)
 		return -EBUSY;
 	klp_init_transition(patch, KLP_UNPATCHED);
-	klp_for_each_object(patch, obj, i)
-		if (obj->patched)
-			klp_pre_unpatch_callback(obj);
+	klp_for_each_object(patch, obj, i) if (obj->patched)
+	    klp_pre_unpatch_callback(obj);
 	/* The funcs are in transition now: dispatch by thread state. */
 	klp_sync_patch_ops(patch);
 	klp_start_transition();
@@ -675,14 +688,16 @@ static void klp_cleanup_module_patches_limited(struct uklp_obj *u,
 	     patch = KLP_PATCH_P(patch)->next) {
 		struct klp_object *obj;
 
-		klp_for_each_object(patch, obj, i) {
+		klp_for_each_object(patch, obj, i)
+		{
 			if (KLP_OBJ(obj)->uobj != u)
 				continue;
 			KLP_OBJ(obj)->state = KLP_OBJ_GOING;
 			if (patch != klp_transition_patch)
 				klp_pre_unpatch_callback(obj);
-			pr_notice("reverting patch '%s' on unloading module '%s'\n",
-				  pname(patch), u->name);
+			pr_notice(
+			    "reverting patch '%s' on unloading module '%s'\n",
+			    pname(patch), u->name);
 			klp_unpatch_object(obj);
 			klp_post_unpatch_callback(obj);
 			klp_free_object_loaded(obj);
@@ -708,7 +723,8 @@ int klp_module_coming(struct uklp_obj *u)
 		struct klp_object *o;
 
 		obj = NULL;
-		klp_for_each_object(patch, o, i) {
+		klp_for_each_object(patch, o, i)
+		{
 			if (o->name && !klp_is_object_loaded(o) &&
 			    objects_matches(u, o->name)) {
 				obj = o;
@@ -719,7 +735,8 @@ int klp_module_coming(struct uklp_obj *u)
 			continue;
 		ret = klp_init_object_loaded(patch, obj, u);
 		if (ret) {
-			pr_warn("failed to initialize patch '%s' for module '%s' (%d)\n",
+			pr_warn("failed to initialize patch '%s' for module "
+				"'%s' (%d)\n",
 				pname(patch), u->name, ret);
 			goto err;
 		}
@@ -734,8 +751,9 @@ int klp_module_coming(struct uklp_obj *u)
 		}
 		ret = klp_patch_object(obj);
 		if (ret) {
-			pr_warn("failed to apply patch '%s' to module '%s' (%d)\n",
-				pname(patch), u->name, ret);
+			pr_warn(
+			    "failed to apply patch '%s' to module '%s' (%d)\n",
+			    pname(patch), u->name, ret);
 			klp_post_unpatch_callback(obj);
 			goto err;
 		}
@@ -745,8 +763,9 @@ int klp_module_coming(struct uklp_obj *u)
 	}
 	return 0;
 err:
-	pr_warn("patch '%s' failed for module '%s', refusing to load module '%s'\n",
-		pname(patch), u->name, u->name);
+	pr_warn(
+	    "patch '%s' failed for module '%s', refusing to load module '%s'\n",
+	    pname(patch), u->name, u->name);
 	if (obj)
 		klp_free_object_loaded(obj);
 	klp_cleanup_module_patches_limited(u, patch);

@@ -16,7 +16,12 @@
 #include "hook.h"
 #include "objects.h"
 
-enum klp_obj_state { KLP_OBJ_UNLOADED, KLP_OBJ_LOADED, KLP_OBJ_COMING, KLP_OBJ_GOING };
+enum klp_obj_state {
+	KLP_OBJ_UNLOADED,
+	KLP_OBJ_LOADED,
+	KLP_OBJ_COMING,
+	KLP_OBJ_GOING
+};
 
 /* klp_func.priv */
 struct klp_func_priv {
@@ -31,7 +36,7 @@ struct klp_func_priv {
 /* klp_object.priv */
 struct klp_object_priv {
 	struct klp_patch *patch;
-	struct uklp_obj *uobj;	/* while loaded */
+	struct uklp_obj *uobj; /* while loaded */
 	enum klp_obj_state state;
 	struct klp_func **funcs; /* the author's funcs, then nops */
 	size_t nfuncs;
@@ -55,17 +60,18 @@ struct klp_ops {
 	struct klp_ops *next;
 };
 
-#define KLP_FUNC(f) ((struct klp_func_priv *)(f)->priv)
-#define KLP_OBJ(o) ((struct klp_object_priv *)(o)->priv)
+#define KLP_FUNC(f)    ((struct klp_func_priv *)(f)->priv)
+#define KLP_OBJ(o)     ((struct klp_object_priv *)(o)->priv)
 #define KLP_PATCH_P(p) ((struct klp_patch_priv *)(p)->priv)
 
 #define klp_for_each_object(patch, obj, i)                                     \
-	for (size_t i = 0;                                                     \
-	     i < KLP_PATCH_P(patch)->nobjs && ((obj) = KLP_PATCH_P(patch)->objs[i]); \
+	for (size_t i = 0; i < KLP_PATCH_P(patch)->nobjs &&                    \
+			   ((obj) = KLP_PATCH_P(patch)->objs[i]);              \
 	     i++)
 #define klp_for_each_func(obj, func, k)                                        \
 	for (size_t k = 0;                                                     \
-	     k < KLP_OBJ(obj)->nfuncs && ((func) = KLP_OBJ(obj)->funcs[k]); k++)
+	     k < KLP_OBJ(obj)->nfuncs && ((func) = KLP_OBJ(obj)->funcs[k]);    \
+	     k++)
 
 extern pthread_mutex_t klp_mutex;
 extern struct klp_patch *klp_patches;

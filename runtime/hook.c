@@ -36,7 +36,7 @@ struct hook_site {
 	uintptr_t rtp, rtu;	/* resolved, read by the slow path */
 	uint32_t gen;
 	int transition;
-	int target;		/* the transition's target state */
+	int target; /* the transition's target state */
 	struct hook_site *next;
 };
 
@@ -231,9 +231,9 @@ static uint64_t hook_c_slow(struct hook_site *s, struct tramp_regs *regs)
 	unsigned idx = srcu_read_lock(&hook_srcu);
 	struct hook_ops *ops = __atomic_load_n(&s->ipmodify, __ATOMIC_ACQUIRE);
 	int st = ops ? ops->state(ops, s->ip, regs) : KLP_PATCHED;
-	uint64_t tgt = st == KLP_UNPATCHED ?
-			       __atomic_load_n(&s->rtu, __ATOMIC_ACQUIRE) :
-			       __atomic_load_n(&s->rtp, __ATOMIC_ACQUIRE);
+	uint64_t tgt = st == KLP_UNPATCHED
+			   ? __atomic_load_n(&s->rtu, __ATOMIC_ACQUIRE)
+			   : __atomic_load_n(&s->rtp, __ATOMIC_ACQUIRE);
 
 	srcu_read_unlock(&hook_srcu, idx);
 	return tgt;

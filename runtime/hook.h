@@ -115,7 +115,8 @@ int hook_unregister_ops(struct hook_ops *ops);
  * Return: 0 or -errno.
  */
 int hook_set_dispatch(struct hook_ops *ops, uintptr_t ip, uintptr_t tgt_p,
-		      uintptr_t tgt_u, uint32_t gen, int transition, int target);
+		      uintptr_t tgt_u, uint32_t gen, int transition,
+		      int target);
 
 /**
  * hook_forget_range() - drop the sites of an unloaded object

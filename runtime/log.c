@@ -19,8 +19,8 @@
 #include "uklp_api.h"
 
 UKLP_API struct log_ring uklp_log_ring = {
-	.magic = LOG_RING_MAGIC,
-	.size = LOG_RING_SIZE,
+    .magic = LOG_RING_MAGIC,
+    .size = LOG_RING_SIZE,
 };
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,7 +44,8 @@ static void ring_put(const char *rec, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		r->data[(h + i) % LOG_RING_SIZE] = rec[i];
-	/* Publish the bytes before the new head; pairs with log_read()'s acquire. */
+	/* Publish the bytes before the new head; pairs with log_read()'s
+	 * acquire. */
 	__atomic_store_n(&r->head, h + n, __ATOMIC_RELEASE);
 }
 
@@ -76,7 +77,8 @@ UKLP_API void uklp_printk(int level, const char *fmt, ...)
 	rec[n + 1] = '\0';
 
 	pthread_mutex_lock(&log_lock);
-	/* Odd seq: a write is in progress (pairs with the read side's check). */
+	/* Odd seq: a write is in progress (pairs with the read side's check).
+	 */
 	__atomic_add_fetch(&uklp_log_ring.seq, 1, __ATOMIC_SEQ_CST);
 	ring_put(rec, (size_t)n + 2);
 	__atomic_add_fetch(&uklp_log_ring.seq, 1, __ATOMIC_SEQ_CST);

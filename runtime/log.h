@@ -14,7 +14,7 @@
 #include <uklp/livepatch.h>
 
 #define LOG_RING_SIZE (256 * 1024)
-#define LOG_LINE_MAX 512
+#define LOG_LINE_MAX  512
 
 /*
  * The ring, exported for readers outside the process: @data holds
@@ -35,12 +35,14 @@ struct log_ring {
 extern struct log_ring uklp_log_ring;
 
 /* pr_fmt of the runtime, as the kernel's livepatch code uses "livepatch: " */
-#define pr_err(fmt, ...) uklp_printk(UKLP_LOG_ERR, "livepatch: " fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...)                                                       \
+	uklp_printk(UKLP_LOG_ERR, "livepatch: " fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...)                                                      \
 	uklp_printk(UKLP_LOG_WARNING, "livepatch: " fmt, ##__VA_ARGS__)
 #define pr_notice(fmt, ...)                                                    \
 	uklp_printk(UKLP_LOG_NOTICE, "livepatch: " fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...) uklp_printk(UKLP_LOG_INFO, "livepatch: " fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)                                                      \
+	uklp_printk(UKLP_LOG_INFO, "livepatch: " fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...)                                                     \
 	uklp_printk(UKLP_LOG_DEBUG, "livepatch: " fmt, ##__VA_ARGS__)
 

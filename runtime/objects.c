@@ -58,7 +58,8 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	if (!end)
 		return 0;
 	for (o = objs; o; o = o->next) {
-		if (o->start == start && o->base == info->dlpi_addr && !o->going) {
+		if (o->start == start && o->base == info->dlpi_addr &&
+		    !o->going) {
 			o->seen = scan_gen;
 			return 0;
 		}
@@ -117,7 +118,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 
 int objects_scan(struct uklp_obj ***added, struct uklp_obj ***removed)
 {
-	struct scan_ctx ctx = { 0 };
+	struct scan_ctx ctx = {0};
 	struct uklp_obj **rm = NULL;
 	size_t nrm = 0, caprm = 0;
 

@@ -11,16 +11,16 @@
 #include "elfsym.h"
 
 struct uklp_obj {
-	char *path;	 /* file; for the main executable /proc/self/exe's target */
-	const char *name; /* base name of @path */
-	uintptr_t base;	 /* load bias: run-time = link-time + base */
+	char *path; /* file; for the main executable /proc/self/exe's target */
+	const char *name;     /* base name of @path */
+	uintptr_t base;	      /* load bias: run-time = link-time + base */
 	uintptr_t start, end; /* span of its PT_LOAD segments */
 	int is_main;
-	int elf_err;	 /* elfsym_open()'s error, 0 when read or not tried */
+	int elf_err; /* elfsym_open()'s error, 0 when read or not tried */
 	int elf_loaded;
 	struct elfsym_file elf;
 	unsigned long seen; /* scan generation it was last seen in */
-	int going;	 /* not seen by the last scan */
+	int going;	    /* not seen by the last scan */
 	struct uklp_obj *next;
 };
 

@@ -45,11 +45,9 @@ int klp_sync_ops(struct klp_ops *ops)
 	trans = top->func->transition;
 	tp = func_target(top);
 	tu = trans ? func_target(top->stack_next) : tp;
-	return hook_set_dispatch(&ops->fops, ops->old_addr, tp, tu,
-				 klp_transition_gen(), trans,
-				 klp_target_state == KLP_UNPATCHED ?
-					 KLP_UNPATCHED :
-					 KLP_PATCHED);
+	return hook_set_dispatch(
+	    &ops->fops, ops->old_addr, tp, tu, klp_transition_gen(), trans,
+	    klp_target_state == KLP_UNPATCHED ? KLP_UNPATCHED : KLP_PATCHED);
 }
 
 int klp_sync_patch_ops(struct klp_patch *patch)
@@ -58,8 +56,10 @@ int klp_sync_patch_ops(struct klp_patch *patch)
 	struct klp_func *func;
 	int ret = 0;
 
-	klp_for_each_object(patch, obj, i) {
-		klp_for_each_func(obj, func, k) {
+	klp_for_each_object(patch, obj, i)
+	{
+		klp_for_each_func(obj, func, k)
+		{
 			if (func->patched && KLP_FUNC(func)->ops) {
 				int r = klp_sync_ops(KLP_FUNC(func)->ops);
 
@@ -77,12 +77,14 @@ static void klp_unpatch_func(struct klp_func *func)
 	struct klp_ops *ops = fp->ops;
 
 	if (!func->patched || !ops) {
-		pr_err("BUG: unpatching '%s' which is not patched", func->old_name);
+		pr_err("BUG: unpatching '%s' which is not patched",
+		       func->old_name);
 		return;
 	}
 	if (ops->func_stack == fp && !fp->stack_next) {
 		hook_unregister_ops(&ops->fops);
-		for (struct klp_ops **pp = &klp_ops_list; *pp; pp = &(*pp)->next) {
+		for (struct klp_ops **pp = &klp_ops_list; *pp;
+		     pp = &(*pp)->next) {
 			if (*pp == ops) {
 				*pp = ops->next;
 				break;
@@ -137,13 +139,15 @@ static int klp_patch_func(struct klp_func *func)
 		ops->fops.private = ops;
 		ret = hook_set_filter_ip(&ops->fops, old, 0);
 		if (ret) {
-			pr_err("failed to set ftrace filter for function '%s' (%d)\n",
+			pr_err("failed to set ftrace filter for function '%s' "
+			       "(%d)\n",
 			       func->old_name, ret);
 			goto err;
 		}
 		ret = hook_register_ops(&ops->fops);
 		if (ret) {
-			pr_err("failed to register ftrace handler for function '%s' (%d)\n",
+			pr_err("failed to register ftrace handler for function "
+			       "'%s' (%d)\n",
 			       func->old_name, ret);
 			goto err;
 		}
@@ -170,9 +174,8 @@ void klp_unpatch_object(struct klp_object *obj)
 {
 	struct klp_func *func;
 
-	klp_for_each_func(obj, func, k)
-		if (func->patched)
-			klp_unpatch_func(func);
+	klp_for_each_func(obj, func, k) if (func->patched)
+	    klp_unpatch_func(func);
 	obj->patched = false;
 }
 
@@ -183,7 +186,8 @@ int klp_patch_object(struct klp_object *obj)
 
 	if (obj->patched)
 		return -EINVAL;
-	klp_for_each_func(obj, func, k) {
+	klp_for_each_func(obj, func, k)
+	{
 		ret = klp_patch_func(func);
 		if (ret) {
 			klp_unpatch_object(obj);
@@ -199,10 +203,12 @@ static void unpatch_objects(struct klp_patch *patch, bool nops_only)
 	struct klp_object *obj;
 	struct klp_func *func;
 
-	klp_for_each_object(patch, obj, i) {
+	klp_for_each_object(patch, obj, i)
+	{
 		if (!obj->patched)
 			continue;
-		klp_for_each_func(obj, func, k) {
+		klp_for_each_func(obj, func, k)
+		{
 			if (func->patched && (!nops_only || func->nop))
 				klp_unpatch_func(func);
 		}

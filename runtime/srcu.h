@@ -14,7 +14,10 @@ struct srcu {
 	unsigned int idx;
 };
 
-#define SRCU_INIT {{0, 0}, 0}
+#define SRCU_INIT                                                              \
+	{                                                                      \
+		{0, 0}, 0                                                      \
+	}
 
 static inline unsigned int srcu_read_lock(struct srcu *s)
 {

@@ -75,7 +75,8 @@ void threads_register_self(void)
 
 		if (!n) {
 			pthread_mutex_unlock(&reg_lock);
-			return; /* stays unregistered: treated as not switched */
+			return; /* stays unregistered: treated as not switched
+				 */
 		}
 		reg = n;
 		reg_cap = cap;

@@ -18,16 +18,16 @@
 #include <sys/types.h>
 
 struct uklp_tls {
-	uint32_t word;	    /* THREAD_WORD(gen, KLP_PATCHED/KLP_UNPATCHED) */
-	int32_t countdown;  /* calls left before the next self-switch try */
-	uint32_t regd_gen;  /* registry generation this thread registered in */
+	uint32_t word;	   /* THREAD_WORD(gen, KLP_PATCHED/KLP_UNPATCHED) */
+	int32_t countdown; /* calls left before the next self-switch try */
+	uint32_t regd_gen; /* registry generation this thread registered in */
 	int32_t tid;
-	uint32_t fails;	    /* failed self-switch tries in generation fails_gen */
+	uint32_t fails; /* failed self-switch tries in generation fails_gen */
 	uint32_t fails_gen;
 };
 
 extern __thread struct uklp_tls uklp_tls
-	__attribute__((tls_model("initial-exec")));
+    __attribute__((tls_model("initial-exec")));
 
 /* Offsets from the thread pointer (%fs base), for trampolines and the tool. */
 extern long threads_tls_word_off;
@@ -50,7 +50,7 @@ void threads_register_self(void);
 /* One entry of threads_snapshot(). */
 struct threads_entry {
 	pid_t tid;
-	int known;	/* registered: @word is its word */
+	int known; /* registered: @word is its word */
 	uint32_t word;
 };
 
@@ -85,7 +85,7 @@ pid_t threads_gettid(void);
 /* Saved by a trampoline's slow path, lowest address first (see tramp.c). */
 struct tramp_regs {
 	uint64_t rbp, r15, r14, r13, r12, rbx, r11, r10, r9, r8, rcx, rdx, rsi,
-		rdi, rax;
+	    rdi, rax;
 	uint64_t ret; /* the patched function's return address (entry rsp) */
 };
 
@@ -121,7 +121,8 @@ int unwind_self(int skip, uintptr_t *pcs, size_t max, size_t *n);
  * new thread is never current) and the state. The trampoline indexes its
  * target table with the low 3 bits: generation parity, set bit, state.
  */
-#define THREAD_WORD(gen, state) (((uint32_t)(gen) << 2) | 2u | ((state) & 1))
-#define THREAD_WORD_CURRENT(w, gen) (((w) >> 2) == ((gen) & 0x3fffffffu) && ((w) & 2))
+#define THREAD_WORD(gen, state) (((uint32_t)(gen) << 2) | 2u | ((state)&1))
+#define THREAD_WORD_CURRENT(w, gen)                                            \
+	(((w) >> 2) == ((gen)&0x3fffffffu) && ((w)&2))
 
 #endif

@@ -86,21 +86,24 @@ static void build_ranges(void)
 	struct klp_func *func;
 
 	nranges = 0;
-	klp_for_each_object(patch, obj, i) {
+	klp_for_each_object(patch, obj, i)
+	{
 		if (!klp_is_object_loaded(obj))
 			continue;
-		klp_for_each_func(obj, func, k) {
+		klp_for_each_func(obj, func, k)
+		{
 			uintptr_t addr;
 			unsigned long size;
 
 			if (klp_target_state == KLP_UNPATCHED) {
 				/* the to-be-unpatched function itself */
-				addr = (uintptr_t)(func->nop ? func->old_func :
-							       func->new_func);
-				size = func->nop ? func->old_size : func->new_size;
+				addr = (uintptr_t)(func->nop ? func->old_func
+							     : func->new_func);
+				size =
+				    func->nop ? func->old_size : func->new_size;
 			} else {
 				struct klp_func_priv *prev =
-					KLP_FUNC(func)->stack_next;
+				    KLP_FUNC(func)->stack_next;
 
 				if (!prev || prev->func->nop) {
 					/* the original function */
@@ -113,7 +116,8 @@ static void build_ranges(void)
 				}
 			}
 			if (add_range(addr, size, func->old_name) < 0)
-				pr_err("out of memory building the stack check");
+				pr_err(
+				    "out of memory building the stack check");
 		}
 	}
 	stackcheck_sort(ranges, nranges);
@@ -136,9 +140,8 @@ void klp_init_transition(struct klp_patch *patch, int state)
 	__atomic_store_n(&trans_gen, trans_gen + 1, __ATOMIC_RELEASE);
 	/* The kernel's smp_wmb() between the patch_state writes and the
 	 * func->transition writes: the words are the generation above. */
-	klp_for_each_object(patch, obj, i)
-		klp_for_each_func(obj, func, k)
-			func->transition = true;
+	klp_for_each_object(patch, obj, i) klp_for_each_func(obj, func, k)
+	    func->transition = true;
 	signals_cnt = 0;
 }
 
@@ -180,8 +183,8 @@ static int materialize(void)
 	uint32_t gen = __atomic_load_n(&trans_gen, __ATOMIC_ACQUIRE);
 
 	if (!THREAD_WORD_CURRENT(w, gen)) {
-		w = THREAD_WORD(gen, __atomic_load_n(&trans_initial,
-						     __ATOMIC_RELAXED));
+		w = THREAD_WORD(
+		    gen, __atomic_load_n(&trans_initial, __ATOMIC_RELAXED));
 		__atomic_store_n(&uklp_tls.word, w, __ATOMIC_RELEASE);
 	}
 	threads_register_self();
@@ -226,9 +229,9 @@ int klp_thread_state(struct hook_ops *ops, unsigned long ip,
 		    try_switch(pcs + 1, n - 1))
 			st = target;
 	}
-	uklp_tls.countdown = (target == KLP_UNDEFINED || st == target) ?
-				     INT32_MAX :
-				     switch_backoff();
+	uklp_tls.countdown = (target == KLP_UNDEFINED || st == target)
+				 ? INT32_MAX
+				 : switch_backoff();
 	srcu_read_unlock(&trans_srcu, idx);
 	return st;
 }
@@ -292,15 +295,15 @@ static void klp_complete_transition(void)
 	if (target == KLP_UNPATCHED)
 		klp_unpatch_objects(patch); /* hook layer syncs its readers */
 
-	klp_for_each_object(patch, obj, i)
-		klp_for_each_func(obj, func, k)
-			func->transition = false;
+	klp_for_each_object(patch, obj, i) klp_for_each_func(obj, func, k)
+	    func->transition = false;
 	/* Back to one direct jump per site. */
 	klp_sync_patch_ops(patch);
 	__atomic_store_n(&klp_target_state, KLP_UNDEFINED, __ATOMIC_RELEASE);
 	klp_synchronize_transition();
 
-	klp_for_each_object(patch, obj, i) {
+	klp_for_each_object(patch, obj, i)
+	{
 		if (!klp_is_object_loaded(obj))
 			continue;
 		if (target == KLP_PATCHED)
@@ -365,8 +368,8 @@ void klp_reverse_transition(void)
 
 	pr_debug("'%s': reversing transition from %s\n",
 		 KLP_PATCH_P(patch)->name,
-		 klp_target_state == KLP_PATCHED ? "patching to unpatching" :
-						   "unpatching to patching");
+		 klp_target_state == KLP_PATCHED ? "patching to unpatching"
+						 : "unpatching to patching");
 	/* Stop self-switching and wait for threads in the middle of one. */
 	__atomic_store_n(&trans_switching, 0, __ATOMIC_RELEASE);
 	klp_synchronize_transition();
@@ -392,15 +395,16 @@ void klp_force_transition(void)
 	if (!threads_snapshot(&th, &n)) {
 		for (size_t i = 0; i < n; i++)
 			if (th[i].known)
-				threads_set_word(th[i].tid,
-						 THREAD_WORD(trans_gen,
-							     klp_target_state));
+				threads_set_word(
+				    th[i].tid,
+				    THREAD_WORD(trans_gen, klp_target_state));
 		free(th);
 	}
 	if (klp_target_state == KLP_UNPATCHED) {
 		klp_transition_patch->forced = true;
 	} else if (klp_transition_patch->replace) {
-		for (patch = klp_patches; patch; patch = KLP_PATCH_P(patch)->next)
+		for (patch = klp_patches; patch;
+		     patch = KLP_PATCH_P(patch)->next)
 			if (patch != klp_transition_patch)
 				patch->forced = true;
 	}

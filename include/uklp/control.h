@@ -19,7 +19,8 @@ extern "C" {
 #endif
 
 /* Flags of uklp_ctl_load(). */
-#define UKLP_LOAD_CHECK 0x1 /* dry run: resolve and check everything, write nothing */
+#define UKLP_LOAD_CHECK                                                        \
+	0x1 /* dry run: resolve and check everything, write nothing */
 
 /**
  * uklp_ctl_load() - load a patch .so and enable it
@@ -49,7 +50,8 @@ int uklp_ctl_load(const char *path, int flags);
 int uklp_ctl_disable(const char *name);
 
 /**
- * uklp_ctl_enable() - re-enable during an unpatching transition (echo 1 > enabled)
+ * uklp_ctl_enable() - re-enable during an unpatching transition (echo 1 >
+ * enabled)
  * @name:	patch name
  *
  * Return: 0 or -errno (-EINVAL when the patch is not unpatching).
@@ -104,7 +106,8 @@ int uklp_ctl_log(char *buf, size_t len);
 /**
  * struct uklp_stats - counters for leak checks, benchmarks and the tool
  * @patches:	patches known (enabled, or in transition)
- * @sites:	function entries the hook layer knows (each keeps its trampoline)
+ * @sites:	function entries the hook layer knows (each keeps its
+ * trampoline)
  * @armed:	sites currently redirected
  * @trampolines: trampolines allocated and not recycled
  * @transition:	1 while a transition is in progress

@@ -42,7 +42,7 @@ extern "C" {
 /* Per-thread patch states (the kernel's KLP_UNDEFINED/UNPATCHED/PATCHED). */
 #define KLP_UNDEFINED -1
 #define KLP_UNPATCHED 0
-#define KLP_PATCHED 1
+#define KLP_PATCHED   1
 
 struct klp_object;
 struct klp_patch;
@@ -53,7 +53,8 @@ struct klp_patch;
  * @new_func:	the replacement; same prototype as the original
  * @old_sympos: which symbol when the object has several of that name (local
  *		functions of different files): 0 means the name must be unique,
- *		N means the Nth one in the object's symbol table, as in the kernel
+ *		N means the Nth one in the object's symbol table, as in the
+ *kernel
  *
  * private: @old_func, @old_size, @new_size, @nop, @patched, @transition,
  * @priv (runtime bookkeeping). A klp_func with @nop set and @new_func NULL
@@ -195,7 +196,7 @@ struct uklp_patch_desc {
 	struct klp_patch *patch;
 };
 
-#define UKLP_PATCH_MAGIC 0x706c6b75u /* "uklp" */
+#define UKLP_PATCH_MAGIC  0x706c6b75u /* "uklp" */
 #define UKLP_PATCH_SYMBOL "uklp_patch_desc"
 
 /**
@@ -203,9 +204,9 @@ struct uklp_patch_desc {
  * @p: the struct klp_patch variable (not a pointer)
  */
 #define KLP_PATCH(p)                                                           \
-	__attribute__((visibility("default"), used)) const struct              \
-		uklp_patch_desc uklp_patch_desc = { UKLP_PATCH_MAGIC,          \
-						    UKLP_ABI_VERSION, &(p) }
+	__attribute__((visibility("default"), used))                           \
+	const struct uklp_patch_desc uklp_patch_desc = {                       \
+	    UKLP_PATCH_MAGIC, UKLP_ABI_VERSION, &(p)}
 
 /* Shadow variables: the kernel's API without the gfp argument. */
 typedef int (*klp_shadow_ctor_t)(void *obj, void *shadow_data, void *ctor_data);
@@ -315,14 +316,15 @@ const char *klp_object_state_name(const struct klp_object *obj);
 const char *klp_patch_name(const struct klp_patch *patch);
 
 /* Log levels of the runtime's message ring (the kernel's printk levels). */
-#define UKLP_LOG_ERR 3
+#define UKLP_LOG_ERR	 3
 #define UKLP_LOG_WARNING 4
-#define UKLP_LOG_NOTICE 5
-#define UKLP_LOG_INFO 6
-#define UKLP_LOG_DEBUG 7
+#define UKLP_LOG_NOTICE	 5
+#define UKLP_LOG_INFO	 6
+#define UKLP_LOG_DEBUG	 7
 
 /**
- * uklp_printk() - add a line to the runtime's message ring (the kernel's printk)
+ * uklp_printk() - add a line to the runtime's message ring (the kernel's
+ * printk)
  * @level:	UKLP_LOG_*
  * @fmt:	printf format; a trailing newline is optional
  *
@@ -330,7 +332,7 @@ const char *klp_patch_name(const struct klp_patch *patch);
  * messages appear in `uklp log PID` between the runtime's, in order.
  */
 void uklp_printk(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

@@ -17,25 +17,21 @@ static const char *livepatch_meminfo_show(void)
 	return KBUILD_MODNAME ": this has been live patched";
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "meminfo_show",
-		.new_func = livepatch_meminfo_show,
-	},
-	{}
-};
+static struct klp_func funcs[] = {{
+				      .old_name = "meminfo_show",
+				      .new_func = livepatch_meminfo_show,
+				  },
+				  {}};
 
-static struct klp_object objs[] = {
-	{
-		/* name being NULL means vmlinux */
-		.funcs = funcs,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       /* name being NULL means vmlinux */
+				       .funcs = funcs,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
-	.replace = REPLACE,
+    .objs = objs,
+    .replace = REPLACE,
 };
 
 KLP_PATCH(patch);

@@ -53,17 +53,13 @@ static void patched_work_func(void)
 	pr_info("%s", __func__);
 }
 
-static struct klp_func no_funcs[] = {
-	{}
-};
+static struct klp_func no_funcs[] = {{}};
 
-static struct klp_func busymod_funcs[] = {
-	{
-		.old_name = "busymod_work_func",
-		.new_func = patched_work_func,
-	},
-	{}
-};
+static struct klp_func busymod_funcs[] = {{
+					      .old_name = "busymod_work_func",
+					      .new_func = patched_work_func,
+					  },
+					  {}};
 
 #define CALLBACKS                                                              \
 	{                                                                      \
@@ -73,27 +69,25 @@ static struct klp_func busymod_funcs[] = {
 		.post_unpatch = post_unpatch_callback,                         \
 	}
 
-static struct klp_object objs[] = {
-	{
-		.name = NULL, /* vmlinux */
-		.funcs = no_funcs,
-		.callbacks = CALLBACKS,
-	},
-	{
-		.name = "libtest_klp_callbacks_mod.so",
-		.funcs = no_funcs,
-		.callbacks = CALLBACKS,
-	},
-	{
-		.name = "libtest_klp_callbacks_busy.so",
-		.funcs = busymod_funcs,
-		.callbacks = CALLBACKS,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       .name = NULL, /* vmlinux */
+				       .funcs = no_funcs,
+				       .callbacks = CALLBACKS,
+				   },
+				   {
+				       .name = "libtest_klp_callbacks_mod.so",
+				       .funcs = no_funcs,
+				       .callbacks = CALLBACKS,
+				   },
+				   {
+				       .name = "libtest_klp_callbacks_busy.so",
+				       .funcs = busymod_funcs,
+				       .callbacks = CALLBACKS,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
+    .objs = objs,
 };
 
 KLP_PATCH(patch);

@@ -37,27 +37,25 @@ static void post_unpatch_callback(struct klp_object *obj)
 	callback_info(__func__, obj);
 }
 
-static struct klp_func no_funcs[] = {
-	{}
-};
+static struct klp_func no_funcs[] = {{}};
 
 static struct klp_object objs[] = {
-	{
-		.name = NULL, /* vmlinux */
-		.funcs = no_funcs,
-		.callbacks = {
-			.pre_patch = pre_patch_callback,
-			.post_patch = post_patch_callback,
-			.pre_unpatch = pre_unpatch_callback,
-			.post_unpatch = post_unpatch_callback,
-		},
-	},
-	{}
-};
+    {
+	.name = NULL, /* vmlinux */
+	.funcs = no_funcs,
+	.callbacks =
+	    {
+		.pre_patch = pre_patch_callback,
+		.post_patch = post_patch_callback,
+		.pre_unpatch = pre_unpatch_callback,
+		.post_unpatch = post_unpatch_callback,
+	    },
+    },
+    {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
-	.replace = REPLACE,
+    .objs = objs,
+    .replace = REPLACE,
 };
 
 KLP_PATCH(patch);

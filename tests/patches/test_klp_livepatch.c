@@ -10,24 +10,20 @@ static const char *livepatch_cmdline_show(void)
 	return KBUILD_MODNAME ": this has been live patched";
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "cmdline_show",
-		.new_func = livepatch_cmdline_show,
-	},
-	{}
-};
+static struct klp_func funcs[] = {{
+				      .old_name = "cmdline_show",
+				      .new_func = livepatch_cmdline_show,
+				  },
+				  {}};
 
-static struct klp_object objs[] = {
-	{
-		/* name being NULL means vmlinux */
-		.funcs = funcs,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       /* name being NULL means vmlinux */
+				       .funcs = funcs,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
+    .objs = objs,
 };
 
 KLP_PATCH(patch);

@@ -19,25 +19,21 @@ static const char *livepatch_local_helper(void)
 	return "local_helper 2 patched";
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "local_helper",
-		.new_func = livepatch_local_helper,
-		.old_sympos = SYMPOS,
-	},
-	{}
-};
+static struct klp_func funcs[] = {{
+				      .old_name = "local_helper",
+				      .new_func = livepatch_local_helper,
+				      .old_sympos = SYMPOS,
+				  },
+				  {}};
 
-static struct klp_object objs[] = {
-	{
-		/* name being NULL means vmlinux */
-		.funcs = funcs,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       /* name being NULL means vmlinux */
+				       .funcs = funcs,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
+    .objs = objs,
 };
 
 KLP_PATCH(patch);

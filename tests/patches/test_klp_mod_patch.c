@@ -11,24 +11,20 @@ static const char *livepatch_mod_show(void)
 	return KBUILD_MODNAME ": this has been live patched";
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "mod_show",
-		.new_func = livepatch_mod_show,
-	},
-	{}
-};
+static struct klp_func funcs[] = {{
+				      .old_name = "mod_show",
+				      .new_func = livepatch_mod_show,
+				  },
+				  {}};
 
-static struct klp_object objs[] = {
-	{
-		.name = "libtest_klp_callbacks_mod.so",
-		.funcs = funcs,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       .name = "libtest_klp_callbacks_mod.so",
+				       .funcs = funcs,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
+    .objs = objs,
 };
 
 KLP_PATCH(patch);

@@ -12,7 +12,7 @@
 #define CONSOLE_LOGLEVEL_STATE 1
 /* Version 2 supports migration. */
 #define CONSOLE_LOGLEVEL_STATE_VERSION 2
-#define CONSOLE_LOGLEVEL_MOTORMOUTH 15
+#define CONSOLE_LOGLEVEL_MOTORMOUTH    15
 
 static int *console_loglevel;
 static struct klp_patch patch;
@@ -67,7 +67,8 @@ static void restore_console_loglevel(void)
 
 	prev_loglevel_state = klp_get_prev_state(CONSOLE_LOGLEVEL_STATE);
 	if (prev_loglevel_state) {
-		pr_info("%s: passing the console_loglevel change back to the old livepatch",
+		pr_info("%s: passing the console_loglevel change back to the "
+			"old livepatch",
 			__func__);
 		return;
 	}
@@ -127,42 +128,37 @@ static void post_unpatch_callback(struct klp_object *obj)
 	free_loglevel_state();
 }
 
-static struct klp_func no_funcs[] = {
-	{}
-};
+static struct klp_func no_funcs[] = {{}};
 
 static struct klp_sym syms[] = {
-	KLP_SYM("console_loglevel", 0, &console_loglevel),
-	{}
-};
+    KLP_SYM("console_loglevel", 0, &console_loglevel), {}};
 
 static struct klp_object objs[] = {
-	{
-		.name = NULL, /* vmlinux */
-		.funcs = no_funcs,
-		.syms = syms,
-		.callbacks = {
-			.pre_patch = pre_patch_callback,
-			.post_patch = post_patch_callback,
-			.pre_unpatch = pre_unpatch_callback,
-			.post_unpatch = post_unpatch_callback,
-		},
-	},
-	{}
-};
+    {
+	.name = NULL, /* vmlinux */
+	.funcs = no_funcs,
+	.syms = syms,
+	.callbacks =
+	    {
+		.pre_patch = pre_patch_callback,
+		.post_patch = post_patch_callback,
+		.pre_unpatch = pre_unpatch_callback,
+		.post_unpatch = post_unpatch_callback,
+	    },
+    },
+    {}};
 
 static struct klp_state states[] = {
-	{
-		.id = CONSOLE_LOGLEVEL_STATE,
-		.version = CONSOLE_LOGLEVEL_STATE_VERSION,
-	},
-	{}
-};
+    {
+	.id = CONSOLE_LOGLEVEL_STATE,
+	.version = CONSOLE_LOGLEVEL_STATE_VERSION,
+    },
+    {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
-	.states = states,
-	.replace = true,
+    .objs = objs,
+    .states = states,
+    .replace = true,
 };
 
 KLP_PATCH(patch);

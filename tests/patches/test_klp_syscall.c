@@ -21,40 +21,32 @@ static const char *lp_syscall_getpid(void)
 	if (!seen) {
 		seen = 1;
 		n = __atomic_load_n(klp_pending_threads, __ATOMIC_ACQUIRE);
-		while (n > 0 &&
-		       !__atomic_compare_exchange_n(klp_pending_threads, &n,
-						    n - 1, false,
-						    __ATOMIC_ACQ_REL,
-						    __ATOMIC_ACQUIRE))
+		while (n > 0 && !__atomic_compare_exchange_n(
+				    klp_pending_threads, &n, n - 1, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			;
 	}
 	return KBUILD_MODNAME ": this has been live patched";
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "syscall_getpid",
-		.new_func = lp_syscall_getpid,
-	},
-	{}
-};
+static struct klp_func funcs[] = {{
+				      .old_name = "syscall_getpid",
+				      .new_func = lp_syscall_getpid,
+				  },
+				  {}};
 
 static struct klp_sym syms[] = {
-	KLP_SYM("klp_pending_threads", 0, &klp_pending_threads),
-	{}
-};
+    KLP_SYM("klp_pending_threads", 0, &klp_pending_threads), {}};
 
-static struct klp_object objs[] = {
-	{
-		/* name being NULL means vmlinux */
-		.funcs = funcs,
-		.syms = syms,
-	},
-	{}
-};
+static struct klp_object objs[] = {{
+				       /* name being NULL means vmlinux */
+				       .funcs = funcs,
+				       .syms = syms,
+				   },
+				   {}};
 
 static struct klp_patch patch = {
-	.objs = objs,
+    .objs = objs,
 };
 
 KLP_PATCH(patch);

@@ -166,8 +166,8 @@ static void update_patch_state(void)
 /* The message of the failing command's "err" line. */
 static char errmsg[1024];
 
-static __attribute__((format(printf, 2, 3))) int fail(int rc,
-						       const char *fmt, ...)
+static __attribute__((format(printf, 2, 3))) int fail(int rc, const char *fmt,
+						      ...)
 {
 	va_list ap;
 
@@ -223,12 +223,12 @@ static call_fn find_function(const char *name)
 		const char *name;
 		call_fn fn;
 	} table[] = {
-		{ "cmdline_show", cmdline_show },
-		{ "meminfo_show", meminfo_show },
-		{ "syscall_getpid", syscall_getpid },
-		{ "console_loglevel_show", console_loglevel_show },
-		{ "local_helper_1", local_helper },
-		{ "local_helper_2", local_helper_2 },
+	    {"cmdline_show", cmdline_show},
+	    {"meminfo_show", meminfo_show},
+	    {"syscall_getpid", syscall_getpid},
+	    {"console_loglevel_show", console_loglevel_show},
+	    {"local_helper_1", local_helper},
+	    {"local_helper_2", local_helper_2},
 	};
 	void *p;
 
@@ -411,8 +411,8 @@ static int do_dlopen(char *arg)
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		/* errno as the runtime left it when it refused the library */
-		int rc = access(path, F_OK) ? -ENOENT
-					    : (errno ? -errno : -ENOEXEC);
+		int rc =
+		    access(path, F_OK) ? -ENOENT : (errno ? -errno : -ENOEXEC);
 		const char *e = dlerror();
 
 		return fail(rc, "%s", e ? e : "dlopen failed");
@@ -598,23 +598,23 @@ static const struct command {
 	bool marked; /* logged as "% <line>" before it runs */
 	bool needs_arg;
 } commands[] = {
-	{ "call", do_call, false, true },
-	{ "load", do_load, true, true },
-	{ "check", do_check, false, true },
-	{ "disable", do_disable, true, true },
-	{ "enable", do_enable, true, true },
-	{ "force", do_force, true, true },
-	{ "wait", do_wait, false, true },
-	{ "list", do_list, false, false },
-	{ "listjson", do_listjson, false, false },
-	{ "log", do_log, false, false },
-	{ "mark", do_mark, false, true },
-	{ "dlopen", do_dlopen, true, true },
-	{ "dlclose", do_dlclose, true, true },
-	{ "busy", do_busy, true, true },
-	{ "hammer", do_hammer, false, true },
-	{ "pending", do_pending, false, false },
-	{ "quit", do_quit, false, false },
+    {"call", do_call, false, true},
+    {"load", do_load, true, true},
+    {"check", do_check, false, true},
+    {"disable", do_disable, true, true},
+    {"enable", do_enable, true, true},
+    {"force", do_force, true, true},
+    {"wait", do_wait, false, true},
+    {"list", do_list, false, false},
+    {"listjson", do_listjson, false, false},
+    {"log", do_log, false, false},
+    {"mark", do_mark, false, true},
+    {"dlopen", do_dlopen, true, true},
+    {"dlclose", do_dlclose, true, true},
+    {"busy", do_busy, true, true},
+    {"hammer", do_hammer, false, true},
+    {"pending", do_pending, false, false},
+    {"quit", do_quit, false, false},
 };
 
 static int run_command(char *line)

@@ -50,8 +50,8 @@ typedef void (*uklp_printk_fn)(int level, const char *fmt, ...);
  * tlog() - the kernel modules' pr_info(): a line in the runtime's log.
  * Returns 0, or -1 when the runtime is not there.
  */
-static inline __attribute__((format(printf, 1, 2))) int
-tlog(const char *fmt, ...)
+static inline __attribute__((format(printf, 1, 2))) int tlog(const char *fmt,
+							     ...)
 {
 	static uklp_printk_fn printk;
 	uklp_printk_fn fn = __atomic_load_n(&printk, __ATOMIC_ACQUIRE);

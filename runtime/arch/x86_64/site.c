@@ -50,9 +50,9 @@
 #include "site.h"
 #include "x86insn.h"
 
-static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
-static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-static const uint8_t harmless[6] = { 0x90, 0x9e, 0xf5, 0xf8, 0xf9, 0xfc };
+static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
+static const uint8_t nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+static const uint8_t harmless[6] = {0x90, 0x9e, 0xf5, 0xf8, 0xf9, 0xfc};
 
 const char *site_reason_str(enum site_reason r)
 {
@@ -60,7 +60,8 @@ const char *site_reason_str(enum site_reason r)
 	case SITE_OK:
 		return "ok";
 	case SITE_NO_RECORD:
-		return "no patchable entry (build with -fpatchable-function-entry=16,14)";
+		return "no patchable entry (build with "
+		       "-fpatchable-function-entry=16,14)";
 	case SITE_BYTES_CHANGED:
 		return "entry bytes differ from the compiler's padding";
 	case SITE_PAD_TOO_SHORT:
@@ -222,7 +223,8 @@ static int rel_cmp(const void *a, const void *b)
 {
 	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
 
-	return x > y ? -1 : x < y; /* nearest (largest, all are negative) first */
+	return x > y ? -1
+		     : x < y; /* nearest (largest, all are negative) first */
 }
 
 /* Find and reserve A with every byte of A - (E + 5) harmless. */
@@ -236,10 +238,9 @@ static uintptr_t stub_place(uintptr_t e, uint8_t rel[4])
 			for (int b = 0; b < 6; b++)
 				for (int c = 0; c < 6; c++)
 					for (int d = 0; d < 6; d++) {
-						uint8_t v[4] = { harmless[a],
-								 harmless[b],
-								 harmless[c],
-								 harmless[d] };
+						uint8_t v[4] = {
+						    harmless[a], harmless[b],
+						    harmless[c], harmless[d]};
 						memcpy(&cand[ncand++], v, 4);
 					}
 		qsort(cand, (size_t)ncand, sizeof(cand[0]), rel_cmp);
@@ -257,7 +258,7 @@ static uintptr_t stub_place(uintptr_t e, uint8_t rel[4])
 		if (!sp) {
 			void *m = mmap((void *)pg, 4096, PROT_READ | PROT_EXEC,
 				       MAP_PRIVATE | MAP_ANONYMOUS |
-					       MAP_FIXED_NOREPLACE,
+					   MAP_FIXED_NOREPLACE,
 				       -1, 0);
 
 			if (m == MAP_FAILED)
@@ -337,7 +338,8 @@ int site_arm(struct site_info *si, uintptr_t tramp)
 	uint8_t jmp[8], cur[16];
 	int ret;
 
-	if ((si->kind == SITE_PAD || si->kind == SITE_NOPS) && si->jmp_written) {
+	if ((si->kind == SITE_PAD || si->kind == SITE_NOPS) &&
+	    si->jmp_written) {
 		ret = retarget(si, tramp);
 		if (ret)
 			return ret;
@@ -345,8 +347,8 @@ int site_arm(struct site_info *si, uintptr_t tramp)
 	switch (si->kind) {
 	case SITE_PAD:
 		if (!si->jmp_written) {
-			static const uint8_t nops[5] = { 0x90, 0x90, 0x90, 0x90,
-							 0x90 };
+			static const uint8_t nops[5] = {0x90, 0x90, 0x90, 0x90,
+							0x90};
 
 			ret = x86insn_encode_jmp(si->jmp_at, tramp, jmp);
 			if (ret)
@@ -358,7 +360,8 @@ int site_arm(struct site_info *si, uintptr_t tramp)
 			poke_sync_core();
 		}
 		if (((uint8_t *)si->entry)[1] == 0x90) {
-			ret = poke_text((void *)(si->entry + 1), "\x90", "\xf5", 1);
+			ret = poke_text((void *)(si->entry + 1), "\x90", "\xf5",
+					1);
 			if (ret)
 				return ret;
 			poke_sync_core();

@@ -11,17 +11,18 @@
 
 enum site_kind {
 	SITE_NONE = 0,
-	SITE_PAD,	 /* -fpatchable-function-entry=16,14 */
-	SITE_NOP5,	 /* one 5-byte nop at entry (-mnop-mcount, converted) */
-	SITE_FENTRY,	 /* call __fentry__ (-pg -mfentry) */
-	SITE_NOPS,	 /* -fpatchable-function-entry=N (N >= 5 one-byte nops) */
+	SITE_PAD,    /* -fpatchable-function-entry=16,14 */
+	SITE_NOP5,   /* one 5-byte nop at entry (-mnop-mcount, converted) */
+	SITE_FENTRY, /* call __fentry__ (-pg -mfentry) */
+	SITE_NOPS,   /* -fpatchable-function-entry=N (N >= 5 one-byte nops) */
 };
 
 /* Why a function has no usable site: printed by the tool. */
 enum site_reason {
 	SITE_OK = 0,
-	SITE_NO_RECORD,	   /* no compiler record and no known entry form */
-	SITE_BYTES_CHANGED, /* recorded, but the bytes are not what was recorded */
+	SITE_NO_RECORD,	    /* no compiler record and no known entry form */
+	SITE_BYTES_CHANGED, /* recorded, but the bytes are not what was recorded
+			     */
 	SITE_PAD_TOO_SHORT, /* padding before the entry cannot hold a jmp */
 	SITE_NO_MEMORY_NEAR, /* no free address range within +/-2 GB */
 };

@@ -74,16 +74,16 @@
 #include "threads.h"
 #include "tramp.h"
 
-#define PAGE 4096UL
+#define PAGE		 4096UL
 #define TRAMP_CODE_PAGES 16
 #define TRAMP_DATA_PAGES 4
-#define CODE_SLOT 512
-#define DATA_SLOT 128
+#define CODE_SLOT	 512
+#define DATA_SLOT	 128
 #define SLOTS_PER_REGION (TRAMP_CODE_PAGES * PAGE / CODE_SLOT)
-#define REGION_SIZE ((TRAMP_CODE_PAGES + TRAMP_DATA_PAGES) * PAGE)
-#define REL32_REACH (0x7fffffffL - (long)REGION_SIZE)
+#define REGION_SIZE	 ((TRAMP_CODE_PAGES + TRAMP_DATA_PAGES) * PAGE)
+#define REL32_REACH	 (0x7fffffffL - (long)REGION_SIZE)
 
-_Static_assert(SLOTS_PER_REGION * DATA_SLOT <= TRAMP_DATA_PAGES * PAGE,
+_Static_assert(SLOTS_PER_REGION *DATA_SLOT <= TRAMP_DATA_PAGES * PAGE,
 	       "data pages hold a slot per code slot");
 _Static_assert(sizeof(struct tramp_data) <= DATA_SLOT, "data slot size");
 
@@ -96,9 +96,9 @@ struct region {
 
 static pthread_mutex_t tramp_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct region *regions;
-static struct tramp *free_list;	  /* recyclable */
+static struct tramp *free_list; /* recyclable */
 static long n_alloc, n_regions;
-static uint32_t xsave_size;	/* 0: use fxsave (512 bytes) */
+static uint32_t xsave_size; /* 0: use fxsave (512 bytes) */
 
 int tramp_init(void)
 {
@@ -150,73 +150,78 @@ static uint64_t here(struct emit *e)
 static void emit_save(struct emit *e)
 {
 	static const uint8_t pushes[] = {
-		0x50,	    0x57,	0x56,	    0x52, 0x51, /* rax rdi rsi rdx rcx */
-		0x41, 0x50, 0x41, 0x51, 0x41, 0x52, 0x41, 0x53, /* r8-r11 */
-		0x53,	    0x41, 0x54, 0x41, 0x55, 0x41, 0x56, /* rbx r12-r14 */
-		0x41, 0x57, 0x55, /* r15 rbp */
-		0x48, 0x89, 0xe5, /* mov %rsp,%rbp */
+	    0x50, 0x57, 0x56, 0x52, 0x51, /* rax rdi rsi rdx rcx */
+	    0x41, 0x50, 0x41, 0x51, 0x41, 0x52, 0x41, 0x53, /* r8-r11 */
+	    0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56,	    /* rbx r12-r14 */
+	    0x41, 0x57, 0x55,				    /* r15 rbp */
+	    0x48, 0x89, 0xe5,				    /* mov %rsp,%rbp */
 	};
 	uint32_t area = (xsave_size ? xsave_size : 512) + 64;
 
 	put(e, pushes, sizeof(pushes));
-	put(e, (uint8_t[]){ 0x48, 0x81, 0xec }, 3); /* sub $area,%rsp */
+	put(e, (uint8_t[]){0x48, 0x81, 0xec}, 3); /* sub $area,%rsp */
 	put32(e, area);
-	put(e, (uint8_t[]){ 0x48, 0x83, 0xe4, 0xc0 }, 4); /* and $-64,%rsp */
+	put(e, (uint8_t[]){0x48, 0x83, 0xe4, 0xc0}, 4); /* and $-64,%rsp */
 	if (xsave_size) {
 		static const uint8_t xs[] = {
-			0x48, 0x8d, 0xbc, 0x24, 0x00, 0x02, 0x00, 0x00, /* lea 512(%rsp),%rdi */
-			0xb9, 0x08, 0x00, 0x00, 0x00, /* mov $8,%ecx */
-			0x31, 0xc0,		      /* xor %eax,%eax */
-			0xf3, 0x48, 0xab,	      /* rep stosq */
-			0xb8, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%eax */
-			0xba, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%edx */
-			0x48, 0x0f, 0xae, 0x24, 0x24, /* xsave64 (%rsp) */
+		    0x48, 0x8d, 0xbc, 0x24, 0x00,
+		    0x02, 0x00, 0x00,		  /* lea 512(%rsp),%rdi */
+		    0xb9, 0x08, 0x00, 0x00, 0x00, /* mov $8,%ecx */
+		    0x31, 0xc0,			  /* xor %eax,%eax */
+		    0xf3, 0x48, 0xab,		  /* rep stosq */
+		    0xb8, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%eax */
+		    0xba, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%edx */
+		    0x48, 0x0f, 0xae, 0x24, 0x24, /* xsave64 (%rsp) */
 		};
 		put(e, xs, sizeof(xs));
 	} else {
-		put(e, (uint8_t[]){ 0x48, 0x0f, 0xae, 0x04, 0x24 }, 5); /* fxsave64 */
+		put(e, (uint8_t[]){0x48, 0x0f, 0xae, 0x04, 0x24},
+		    5); /* fxsave64 */
 	}
 }
 
 static void emit_restore(struct emit *e)
 {
 	static const uint8_t pops[] = {
-		0x48, 0x89, 0xec, /* mov %rbp,%rsp */
-		0x5d, 0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, /* rbp r15-r12 */
-		0x5b, 0x41, 0x5b, 0x41, 0x5a, 0x41, 0x59, 0x41, 0x58, /* rbx r11-r8 */
-		0x59, 0x5a, 0x5e, 0x5f, 0x58, /* rcx rdx rsi rdi rax */
+	    0x48, 0x89, 0xec, /* mov %rbp,%rsp */
+	    0x5d, 0x41, 0x5f, 0x41, 0x5e,
+	    0x41, 0x5d, 0x41, 0x5c, /* rbp r15-r12 */
+	    0x5b, 0x41, 0x5b, 0x41, 0x5a,
+	    0x41, 0x59, 0x41, 0x58,	  /* rbx r11-r8 */
+	    0x59, 0x5a, 0x5e, 0x5f, 0x58, /* rcx rdx rsi rdi rax */
 	};
 
 	if (xsave_size) {
 		static const uint8_t xr[] = {
-			0xb8, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%eax */
-			0xba, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%edx */
-			0x48, 0x0f, 0xae, 0x2c, 0x24, /* xrstor64 (%rsp) */
+		    0xb8, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%eax */
+		    0xba, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%edx */
+		    0x48, 0x0f, 0xae, 0x2c, 0x24, /* xrstor64 (%rsp) */
 		};
 		put(e, xr, sizeof(xr));
 	} else {
-		put(e, (uint8_t[]){ 0x48, 0x0f, 0xae, 0x0c, 0x24 }, 5); /* fxrstor64 */
+		put(e, (uint8_t[]){0x48, 0x0f, 0xae, 0x0c, 0x24},
+		    5); /* fxrstor64 */
 	}
 	put(e, pops, sizeof(pops));
 }
 
 static void emit_ccall(struct emit *e, uint64_t data, size_t field)
 {
-	static const uint8_t mov_rdi[] = { 0x48, 0x8b, 0x3d };
-	static const uint8_t call_ind[] = { 0xff, 0x15 };
+	static const uint8_t mov_rdi[] = {0x48, 0x8b, 0x3d};
+	static const uint8_t call_ind[] = {0xff, 0x15};
 
 	rip_insn(e, mov_rdi, 3,
 		 data + offsetof(struct tramp_data, site)); /* mov site,%rdi */
-	put(e, (uint8_t[]){ 0x48, 0x89, 0xee }, 3);	    /* mov %rbp,%rsi */
+	put(e, (uint8_t[]){0x48, 0x89, 0xee}, 3);	    /* mov %rbp,%rsi */
 	rip_insn(e, call_ind, 2, data + field);		    /* call *field */
 }
 
-#define JMP_IND ((const uint8_t[]){ 0xff, 0x25 })
+#define JMP_IND ((const uint8_t[]){0xff, 0x25})
 
 static size_t emit_tramp(struct emit *e, uint64_t d, uint64_t *l_callops,
 			 uint64_t *l_dispatch, uint64_t *l_slow_out)
 {
-	static const uint8_t lea_r10[] = { 0x4c, 0x8d, 0x15 };
+	static const uint8_t lea_r10[] = {0x4c, 0x8d, 0x15};
 	uint64_t l_slow;
 
 	rip_insn(e, JMP_IND, 2, d + offsetof(struct tramp_data, mode));
@@ -228,19 +233,20 @@ static size_t emit_tramp(struct emit *e, uint64_t d, uint64_t *l_callops,
 	rip_insn(e, JMP_IND, 2, d + offsetof(struct tramp_data, after_ops));
 
 	*l_dispatch = here(e);
-	put(e, (uint8_t[]){ 0x64, 0xff, 0x0c, 0x25 }, 4); /* decl %fs:COFF */
+	put(e, (uint8_t[]){0x64, 0xff, 0x0c, 0x25}, 4); /* decl %fs:COFF */
 	put32(e, (uint32_t)(int32_t)threads_tls_countdown_off);
-	put(e, (uint8_t[]){ 0x78, 0x1f }, 2); /* js T_SLOW (+31) */
+	put(e, (uint8_t[]){0x78, 0x1f}, 2); /* js T_SLOW (+31) */
 	size_t from = e->len;
 
-	put(e, (uint8_t[]){ 0x41, 0x52 }, 2); /* push %r10 */
+	put(e, (uint8_t[]){0x41, 0x52}, 2); /* push %r10 */
 	rip_insn(e, lea_r10, 3, d + offsetof(struct tramp_data, slots));
-	put(e, (uint8_t[]){ 0x64, 0x44, 0x8b, 0x1c, 0x25 }, 5);
+	put(e, (uint8_t[]){0x64, 0x44, 0x8b, 0x1c, 0x25}, 5);
 	put32(e, (uint32_t)(int32_t)threads_tls_word_off);
-	put(e, (uint8_t[]){ 0x41, 0x83, 0xe3, 0x07 }, 4); /* and $7,%r11d */
-	put(e, (uint8_t[]){ 0x4f, 0x8b, 0x1c, 0xda }, 4); /* mov (%r10,%r11,8),%r11 */
-	put(e, (uint8_t[]){ 0x41, 0x5a }, 2);		  /* pop %r10 */
-	put(e, (uint8_t[]){ 0x41, 0xff, 0xe3 }, 3);	  /* jmp *%r11 */
+	put(e, (uint8_t[]){0x41, 0x83, 0xe3, 0x07}, 4); /* and $7,%r11d */
+	put(e, (uint8_t[]){0x4f, 0x8b, 0x1c, 0xda},
+	    4);					  /* mov (%r10,%r11,8),%r11 */
+	put(e, (uint8_t[]){0x41, 0x5a}, 2);	  /* pop %r10 */
+	put(e, (uint8_t[]){0x41, 0xff, 0xe3}, 3); /* jmp *%r11 */
 	if (e->len - from != 0x1f)
 		abort(); /* invariant: the js above skips exactly this */
 
@@ -248,17 +254,17 @@ static size_t emit_tramp(struct emit *e, uint64_t d, uint64_t *l_callops,
 	*l_slow_out = l_slow;
 	emit_save(e);
 	emit_ccall(e, d, offsetof(struct tramp_data, c_slow));
-	put(e, (uint8_t[]){ 0x48, 0x89, 0x45, 0x30 }, 4); /* rax -> r11 slot */
+	put(e, (uint8_t[]){0x48, 0x89, 0x45, 0x30}, 4); /* rax -> r11 slot */
 	emit_restore(e);
-	put(e, (uint8_t[]){ 0x41, 0xff, 0xe3 }, 3); /* jmp *%r11 */
+	put(e, (uint8_t[]){0x41, 0xff, 0xe3}, 3); /* jmp *%r11 */
 	return e->len;
 }
 
 /* A free address range of REGION_SIZE within rel32 reach of @near. */
 static uint8_t *map_near(uintptr_t near)
 {
-	uintptr_t lo = near > (uintptr_t)REL32_REACH ? near - REL32_REACH :
-						       PAGE * 16;
+	uintptr_t lo =
+	    near > (uintptr_t)REL32_REACH ? near - REL32_REACH : PAGE * 16;
 	uintptr_t hi = near + REL32_REACH;
 	uintptr_t prev_end = 0x10000, best = 0, bestd = ~0UL;
 	char line[512], prev_name[64] = "";
@@ -283,14 +289,15 @@ static uint8_t *map_near(uintptr_t near)
 			gs += 1UL << 30;
 		if (ge > gs && ge - gs >= REGION_SIZE) {
 			/* the end of the gap nearest to @near */
-			cand = near < gs ? gs : (ge - REGION_SIZE) & ~(PAGE - 1);
+			cand =
+			    near < gs ? gs : (ge - REGION_SIZE) & ~(PAGE - 1);
 			if (near >= gs && near < ge)
 				cand = (near - REGION_SIZE) & ~(PAGE - 1);
 			if (cand < gs)
 				cand = gs;
 			if (cand >= lo && cand + REGION_SIZE <= hi) {
-				uintptr_t dist = cand > near ? cand - near :
-							       near - cand;
+				uintptr_t dist =
+				    cand > near ? cand - near : near - cand;
 				if (dist < bestd) {
 					bestd = dist;
 					best = cand;
@@ -300,8 +307,8 @@ static uint8_t *map_near(uintptr_t near)
 		if (!have)
 			break;
 		prev_end = en;
-		char *nm = strchr(line, '/') ? strchr(line, '/') :
-					       strchr(line, '[');
+		char *nm =
+		    strchr(line, '/') ? strchr(line, '/') : strchr(line, '[');
 		snprintf(prev_name, sizeof(prev_name), "%s", nm ? nm : "");
 	}
 	fclose(f);
@@ -309,8 +316,9 @@ static uint8_t *map_near(uintptr_t near)
 		errno = ENOSPC;
 		return NULL;
 	}
-	void *p = mmap((void *)best, REGION_SIZE, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	void *p =
+	    mmap((void *)best, REGION_SIZE, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (p != (void *)best) {
@@ -348,7 +356,8 @@ static struct tramp *slot_get(uintptr_t near)
 		}
 	}
 	for (r = regions; r; r = r->next)
-		if (r->used < SLOTS_PER_REGION && in_reach((uintptr_t)r->base, near))
+		if (r->used < SLOTS_PER_REGION &&
+		    in_reach((uintptr_t)r->base, near))
 			break;
 	if (!r) {
 		r = calloc(1, sizeof(*r));
@@ -376,7 +385,7 @@ struct tramp *tramp_alloc(uintptr_t near, uint64_t site, uint64_t c_slow,
 			  uint64_t c_ops, uint64_t orig)
 {
 	uint8_t code[CODE_SLOT], cur[CODE_SLOT];
-	struct emit e = { .buf = code };
+	struct emit e = {.buf = code};
 	struct tramp *t;
 	size_t len;
 

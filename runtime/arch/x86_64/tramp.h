@@ -15,7 +15,7 @@
 
 /* The per-site data the trampoline reads (RIP-relative, same region). */
 struct tramp_data {
-	uint64_t mode;	    /* where the entry jumps: a T_* label or a target */
+	uint64_t mode; /* where the entry jumps: a T_* label or a target */
 	/*
 	 * Where a thread goes, indexed by the low 3 bits of its word
 	 * (generation parity, set bit, state): the current generation's two
@@ -33,9 +33,9 @@ struct tramp_data {
 };
 
 struct tramp {
-	uint8_t *code;		/* executable, read-only */
+	uint8_t *code;		 /* executable, read-only */
 	struct tramp_data *data; /* read-write */
-	uint64_t l_callops;	/* labels inside @code */
+	uint64_t l_callops;	 /* labels inside @code */
 	uint64_t l_dispatch;
 	uint64_t l_slow;
 	struct tramp *next_free;
