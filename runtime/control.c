@@ -21,6 +21,7 @@
 #include "poke.h"
 #include "threads.h"
 #include "tramp.h"
+#include "toolif.h"
 #include "uklp_api.h"
 
 int klp_enable_patch(struct klp_patch *patch, const char *name,
@@ -85,6 +86,7 @@ static void *worker(void *arg)
 			klp_try_complete_transition();
 			pthread_mutex_unlock(&klp_mutex);
 			klp_reap();
+			toolif_texts();
 			pthread_mutex_lock(&klp_mutex);
 		}
 	}
@@ -175,6 +177,7 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 	if (ret || check)
 		dlclose(dlh);
 	klp_reap();
+	toolif_texts();
 	if (ret)
 		return fail(ret,
 			    "patch '%s' was refused (%s): see `uklp log`; "
@@ -215,6 +218,7 @@ UKLP_API int uklp_ctl_disable(const char *name)
 		klp_transition_kick();
 	pthread_mutex_unlock(&klp_mutex);
 	klp_reap();
+	toolif_texts();
 	return ret;
 }
 
@@ -256,6 +260,7 @@ UKLP_API int uklp_ctl_force(const char *name)
 	}
 	pthread_mutex_unlock(&klp_mutex);
 	klp_reap();
+	toolif_texts();
 	return ret;
 }
 
@@ -267,6 +272,7 @@ UKLP_API int uklp_ctl_try_complete(void)
 	done = klp_try_complete_transition();
 	pthread_mutex_unlock(&klp_mutex);
 	klp_reap();
+	toolif_texts();
 	return done ? 0 : -EAGAIN;
 }
 
@@ -368,8 +374,7 @@ UKLP_API int uklp_ctl_list(char *buf, size_t len, int json)
 			     "%d\n  stack_order: %d\n",
 			     KLP_PATCH_P(p)->name, p->enabled,
 			     p == klp_transition_patch, p->replace, order);
-		klp_for_each_object(p, obj, i)
-		{
+		klp_for_each_object (p, obj, i) {
 			if (json)
 				outf(&o,
 				     "%s{\"name\":\"%s\",\"patched\":%d,"
@@ -379,8 +384,7 @@ UKLP_API int uklp_ctl_list(char *buf, size_t len, int json)
 			else
 				outf(&o, "  %s\n    patched: %d\n",
 				     klp_obj_name(obj), obj->patched);
-			klp_for_each_func(obj, func, k)
-			{
+			klp_for_each_func (obj, func, k) {
 				unsigned long pos =
 				    func->old_sympos ? func->old_sympos : 1;
 				if (json)
@@ -515,5 +519,6 @@ __attribute__((constructor)) static void uklp_runtime_init(void)
 		pr_warn("cannot watch dlopen/dlclose: libraries loaded later "
 			"will not be patched");
 	rt_ready = 1;
+	toolif_init();
 	load_from_env();
 }

@@ -235,8 +235,7 @@ static void klp_free_object_loaded(struct klp_object *obj)
 	KLP_OBJ(obj)->uobj = NULL;
 	KLP_OBJ(obj)->state = KLP_OBJ_UNLOADED;
 	obj->mod = 0;
-	klp_for_each_func(obj, func, k)
-	{
+	klp_for_each_func (obj, func, k) {
 		func->old_func = NULL;
 		func->old_size = 0;
 	}
@@ -272,8 +271,7 @@ static int klp_init_object_loaded(struct klp_patch *patch,
 			goto err;
 		*(void **)sym->addr = (void *)a;
 	}
-	klp_for_each_func(obj, func, k)
-	{
+	klp_for_each_func (obj, func, k) {
 		uintptr_t a;
 		unsigned long sz;
 		struct hook_loc loc;
@@ -311,8 +309,7 @@ static struct klp_object *find_object(struct klp_patch *patch,
 {
 	struct klp_object *obj;
 
-	klp_for_each_object(patch, obj, i)
-	{
+	klp_for_each_object (patch, obj, i) {
 		if (!obj->name && !old->name)
 			return obj;
 		if (obj->name && old->name && !strcmp(obj->name, old->name))
@@ -335,8 +332,7 @@ static int klp_add_nops(struct klp_patch *patch)
 	     old = KLP_PATCH_P(old)->next) {
 		struct klp_object *old_obj;
 
-		klp_for_each_object(old, old_obj, i)
-		{
+		klp_for_each_object (old, old_obj, i) {
 			struct klp_object *obj = find_object(patch, old_obj);
 			struct klp_func *old_func;
 			int ret;
@@ -356,14 +352,13 @@ static int klp_add_nops(struct klp_patch *patch)
 					return ret;
 				}
 			}
-			klp_for_each_func(old_obj, old_func, k)
-			{
+			klp_for_each_func (old_obj, old_func, k) {
 				struct klp_func *func, *nop;
 				bool found = false;
 
-				klp_for_each_func(
-				    obj, func, m) if (same_func(func, old_func))
-				    found = true;
+				klp_for_each_func (obj, func, m)
+					if (same_func(func, old_func))
+						found = true;
 				if (found)
 					continue;
 				nop = calloc(1, sizeof(*nop));
@@ -545,8 +540,7 @@ static int klp_init_patch(struct klp_patch *patch, const char *name,
 			goto err;
 	}
 	objects_scan(NULL, NULL);
-	klp_for_each_object(patch, obj, i)
-	{
+	klp_for_each_object (patch, obj, i) {
 		struct uklp_obj *u = objects_find(obj->name);
 
 		KLP_OBJ(obj)->state = KLP_OBJ_UNLOADED;
@@ -581,8 +575,7 @@ static int __klp_enable_patch(struct klp_patch *patch)
 		return -EINVAL;
 	pr_notice("enabling patch '%s'\n", pname(patch));
 	klp_init_transition(patch, KLP_PATCHED);
-	klp_for_each_object(patch, obj, i)
-	{
+	klp_for_each_object (patch, obj, i) {
 		if (!klp_is_object_loaded(obj))
 			continue;
 		ret = klp_pre_patch_callback(obj);
@@ -669,8 +662,9 @@ int klp_disable_patch(struct klp_patch *patch)
 	if (klp_transition_patch)
 		return -EBUSY;
 	klp_init_transition(patch, KLP_UNPATCHED);
-	klp_for_each_object(patch, obj, i) if (obj->patched)
-	    klp_pre_unpatch_callback(obj);
+	klp_for_each_object (patch, obj, i)
+		if (obj->patched)
+			klp_pre_unpatch_callback(obj);
 	/* The funcs are in transition now: dispatch by thread state. */
 	klp_sync_patch_ops(patch);
 	klp_start_transition();
@@ -688,8 +682,7 @@ static void klp_cleanup_module_patches_limited(struct uklp_obj *u,
 	     patch = KLP_PATCH_P(patch)->next) {
 		struct klp_object *obj;
 
-		klp_for_each_object(patch, obj, i)
-		{
+		klp_for_each_object (patch, obj, i) {
 			if (KLP_OBJ(obj)->uobj != u)
 				continue;
 			KLP_OBJ(obj)->state = KLP_OBJ_GOING;
@@ -723,8 +716,7 @@ int klp_module_coming(struct uklp_obj *u)
 		struct klp_object *o;
 
 		obj = NULL;
-		klp_for_each_object(patch, o, i)
-		{
+		klp_for_each_object (patch, o, i) {
 			if (o->name && !klp_is_object_loaded(o) &&
 			    objects_matches(u, o->name)) {
 				obj = o;

@@ -56,10 +56,8 @@ int klp_sync_patch_ops(struct klp_patch *patch)
 	struct klp_func *func;
 	int ret = 0;
 
-	klp_for_each_object(patch, obj, i)
-	{
-		klp_for_each_func(obj, func, k)
-		{
+	klp_for_each_object (patch, obj, i) {
+		klp_for_each_func (obj, func, k) {
 			if (func->patched && KLP_FUNC(func)->ops) {
 				int r = klp_sync_ops(KLP_FUNC(func)->ops);
 
@@ -174,8 +172,9 @@ void klp_unpatch_object(struct klp_object *obj)
 {
 	struct klp_func *func;
 
-	klp_for_each_func(obj, func, k) if (func->patched)
-	    klp_unpatch_func(func);
+	klp_for_each_func (obj, func, k)
+		if (func->patched)
+			klp_unpatch_func(func);
 	obj->patched = false;
 }
 
@@ -186,8 +185,7 @@ int klp_patch_object(struct klp_object *obj)
 
 	if (obj->patched)
 		return -EINVAL;
-	klp_for_each_func(obj, func, k)
-	{
+	klp_for_each_func (obj, func, k) {
 		ret = klp_patch_func(func);
 		if (ret) {
 			klp_unpatch_object(obj);
@@ -203,12 +201,10 @@ static void unpatch_objects(struct klp_patch *patch, bool nops_only)
 	struct klp_object *obj;
 	struct klp_func *func;
 
-	klp_for_each_object(patch, obj, i)
-	{
+	klp_for_each_object (patch, obj, i) {
 		if (!obj->patched)
 			continue;
-		klp_for_each_func(obj, func, k)
-		{
+		klp_for_each_func (obj, func, k) {
 			if (func->patched && (!nops_only || func->nop))
 				klp_unpatch_func(func);
 		}

@@ -14,7 +14,9 @@ UKLP_API struct klp_state *klp_get_state(struct klp_patch *patch,
 {
 	struct klp_state *state;
 
-	klp_for_each_state(patch, state) if (state->id == id) return state;
+	klp_for_each_state (patch, state)
+		if (state->id == id)
+			return state;
 	return NULL;
 }
 
@@ -50,7 +52,8 @@ bool klp_is_patch_compatible(struct klp_patch *patch)
 	struct klp_state *old_state;
 
 	for (struct klp_patch *p = klp_patches; p; p = KLP_PATCH_P(p)->next)
-		klp_for_each_state(p, old_state) if (
-		    !klp_is_state_compatible(patch, old_state)) return false;
+		klp_for_each_state (p, old_state)
+			if (!klp_is_state_compatible(patch, old_state))
+				return false;
 	return true;
 }

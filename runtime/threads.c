@@ -15,6 +15,7 @@
 __thread struct uklp_tls uklp_tls __attribute__((tls_model("initial-exec")));
 
 long threads_tls_word_off;
+int (*threads_unregistered_word)(pid_t tid, uint32_t *word);
 long threads_tls_countdown_off;
 
 struct reg_entry {
@@ -140,6 +141,11 @@ int threads_snapshot(struct threads_entry **out, size_t *n)
 		}
 	}
 	pthread_mutex_unlock(&reg_lock);
+	/* Threads the tool switched through ptrace never registered. */
+	for (size_t i = 0; i < cnt; i++)
+		if (!v[i].known && threads_unregistered_word &&
+		    !threads_unregistered_word(v[i].tid, &v[i].word))
+			v[i].known = 1;
 	*out = v;
 	*n = cnt;
 	return 0;

@@ -33,6 +33,10 @@ extern __thread struct uklp_tls uklp_tls
 extern long threads_tls_word_off;
 extern long threads_tls_countdown_off;
 
+/* Where words of threads that never registered can be found (the tool's
+ * table, toolif.c); NULL when nothing else knows about threads. */
+extern int (*threads_unregistered_word)(pid_t tid, uint32_t *word);
+
 /**
  * threads_init() - compute the TLS offsets and create the thread-exit key
  *

@@ -23,6 +23,7 @@
 #include "srcu.h"
 #include "stackcheck.h"
 #include "threads.h"
+#include "toolif.h"
 #include "uklp_api.h"
 
 #define SWITCH_INTERVAL 256 /* calls of a patched function between tries */
@@ -37,6 +38,17 @@ static struct srcu trans_srcu = SRCU_INIT;
 static struct stackcheck_range *ranges;
 static size_t nranges, ranges_cap;
 static int signals_cnt;
+
+/* Tell the tool (common/uklp_abi.h) what the transition is now. */
+static void publish(void)
+{
+	toolif_transition(trans_gen, klp_target_state, trans_initial,
+			  trans_switching,
+			  klp_transition_patch ?
+				  KLP_PATCH_P(klp_transition_patch)->name :
+				  NULL,
+			  ranges, klp_transition_patch ? nranges : 0);
+}
 
 /* Status for readers outside the process (the tool) and for `list`. */
 pid_t klp_blocking_tid;
@@ -86,12 +98,10 @@ static void build_ranges(void)
 	struct klp_func *func;
 
 	nranges = 0;
-	klp_for_each_object(patch, obj, i)
-	{
+	klp_for_each_object (patch, obj, i) {
 		if (!klp_is_object_loaded(obj))
 			continue;
-		klp_for_each_func(obj, func, k)
-		{
+		klp_for_each_func (obj, func, k) {
 			uintptr_t addr;
 			unsigned long size;
 
@@ -140,9 +150,12 @@ void klp_init_transition(struct klp_patch *patch, int state)
 	__atomic_store_n(&trans_gen, trans_gen + 1, __ATOMIC_RELEASE);
 	/* The kernel's smp_wmb() between the patch_state writes and the
 	 * func->transition writes: the words are the generation above. */
-	klp_for_each_object(patch, obj, i) klp_for_each_func(obj, func, k)
-	    func->transition = true;
+	klp_for_each_object (patch, obj, i)
+		klp_for_each_func (obj, func, k)
+			func->transition = true;
 	signals_cnt = 0;
+	nranges = 0; /* built at start; the old ones name freed funcs */
+	publish();
 }
 
 void klp_start_transition(void)
@@ -155,6 +168,7 @@ void klp_start_transition(void)
 	/* Ranges and target before the flag (release; pairs with the
 	 * acquire load of trans_switching by the self-switch paths). */
 	__atomic_store_n(&trans_switching, 1, __ATOMIC_RELEASE);
+	publish();
 }
 
 /*
@@ -295,15 +309,15 @@ static void klp_complete_transition(void)
 	if (target == KLP_UNPATCHED)
 		klp_unpatch_objects(patch); /* hook layer syncs its readers */
 
-	klp_for_each_object(patch, obj, i) klp_for_each_func(obj, func, k)
-	    func->transition = false;
+	klp_for_each_object (patch, obj, i)
+		klp_for_each_func (obj, func, k)
+			func->transition = false;
 	/* Back to one direct jump per site. */
 	klp_sync_patch_ops(patch);
 	__atomic_store_n(&klp_target_state, KLP_UNDEFINED, __ATOMIC_RELEASE);
 	klp_synchronize_transition();
 
-	klp_for_each_object(patch, obj, i)
-	{
+	klp_for_each_object (patch, obj, i) {
 		if (!klp_is_object_loaded(obj))
 			continue;
 		if (target == KLP_PATCHED)
@@ -316,6 +330,8 @@ static void klp_complete_transition(void)
 	klp_transition_patch = NULL;
 	klp_blocking_tid = 0;
 	klp_blocking_func = NULL;
+	nranges = 0;
+	publish();
 	klp_patch_done(patch);
 }
 
@@ -349,6 +365,7 @@ bool klp_try_complete_transition(void)
 			continue;
 		complete = false;
 		klp_blocking_tid = th[i].tid;
+		uklp_status.blocking_tid = th[i].tid;
 		klp_blocking_func = NULL;
 		break;
 	}
@@ -409,4 +426,5 @@ void klp_force_transition(void)
 				patch->forced = true;
 	}
 	__atomic_store_n(&trans_switching, 1, __ATOMIC_RELEASE);
+	publish();
 }
