@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inject - getting into a target (DESIGN.md 3): make one thread, stopped at
+ * a safe point, call a function of the target and come back exactly where
+ * it was, even if the tool dies at any moment. Prefix: inject_.
+ */
+#ifndef UKLP_TOOL_INJECT_H
+#define UKLP_TOOL_INJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proc.h"
+
+/**
+ * inject_call() - make one thread of the target call fn(a0, a1, a2)
+ * @p:		the process view
+ * @fn:		target address of the function
+ * @args:	three integer arguments
+ * @strarg:	if not NULL, a string copied into the target (on the chosen
+ *		thread's stack, below its red zone) whose address replaces
+ *		args[1]
+ * @timeout_ms:	how long to look for a thread at a safe point
+ *
+ * The call runs on its own once started; the caller learns its outcome
+ * from target memory (see uklp_status). Only one thread is ever stopped,
+ * for a few microseconds.
+ *
+ * Return: 0 when a thread was sent on the call, -EAGAIN (no thread at a
+ * safe point in time), -ESRCH, -EPERM, or -errno.
+ */
+int inject_call(struct proc *p, uintptr_t fn, const uint64_t args[3],
+		const char *strarg, int timeout_ms);
+
+/**
+ * inject_runtime() - load libuklp.so into the target if it is not there
+ * @p:		the process view (refreshed on success)
+ * @libpath:	absolute path of libuklp.so
+ * @timeout_ms:	how long to wait for the runtime to be ready
+ *
+ * Return: 0 (loaded now or before), or -errno with a message printed.
+ */
+int inject_runtime(struct proc *p, const char *libpath, int timeout_ms);
+
+/**
+ * inject_tool_call() - uklp_tool_call(op, arg, token) in the target, waited
+ * @p:		the process view (the runtime must be loaded)
+ * @op:		enum uklp_abi_op
+ * @arg:	string argument or NULL
+ * @rc:		out: the runtime's return code
+ * @msg:	out: its message
+ * @msglen:	size of @msg
+ * @timeout_ms:	how long to wait for the answer
+ *
+ * Return: 0 when an answer came (see @rc), -ETIMEDOUT, or -errno.
+ */
+int inject_tool_call(struct proc *p, int op, const char *arg, long *rc,
+		     char *msg, size_t msglen, int timeout_ms);
+
+#endif
