@@ -98,6 +98,10 @@ static void records(uintptr_t addr, uintptr_t *pfe, int *mcount)
 		if (lo && link - f->pfe[lo - 1] <= 64)
 			*pfe = (uintptr_t)f->pfe[lo - 1] + o->base;
 	}
+	/* With -fcf-protection gcc records N,0 sites after the endbr64. */
+	if (!*pfe && !memcmp((const void *)addr, "\xf3\x0f\x1e\xfa", 4) &&
+	    elfsym_has_entry(f->pfe, f->npfe, link + 4))
+		*pfe = addr;
 	*mcount = elfsym_has_entry(f->mcount, f->nmcount, link) ||
 		  elfsym_has_entry(f->mcount, f->nmcount, link + 4);
 }

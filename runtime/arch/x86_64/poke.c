@@ -529,8 +529,20 @@ static bool handle_int3(ucontext_t *uc, uintptr_t trap, uintptr_t *insn)
 		 */
 		atomic_thread_fence(memory_order_seq_cst);
 	}
-	if (b[1] == X86INSN_INT3)
+	if (b[1] == X86INSN_INT3) {
+		/*
+		 * Still a cc in no slot. If the address was ours recently, it
+		 * is a later poke of ours at the same place whose slot we
+		 * raced past (a trapped thread holds no slot reference until
+		 * its handler finds one): re-execute the int3, which traps
+		 * again and finds the live slot or the final bytes.
+		 */
+		if (hist_has(trap)) {
+			g[REG_RIP] = (greg_t)trap;
+			return true;
+		}
 		return false;
+	}
 	/*
 	 * The cc is gone: a poke or breakpoint of ours finished between the
 	 * trap and now. Re-execute what is there now. A foreign "int $3"
