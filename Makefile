@@ -35,11 +35,15 @@ COMMON_PIC_OBJ := $(COMMON_SRC:%.c=$(B)/pic/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 RT_OBJ := $(RT_SRC:%.c=$(B)/pic/%.o) $(RT_ASM:%.S=$(B)/pic/%.o)
 
+TOOL_SRC := $(wildcard tool/*.c)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/obj/%.o)
+TOOL_LIBS := -lunwind-ptrace -lunwind-x86_64 -lunwind -lelf -lpthread
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 
 .PHONY: all deps check check-unit demo bench install clean format
-all: deps $(B)/libuklp.so $(B)/libuklp-common.a $(B)/libuklp-common-pic.a tests-build samples-build
+all: deps $(B)/libuklp.so $(B)/libuklp-common.a $(B)/libuklp-common-pic.a $(B)/uklp tests-build samples-build
 
 deps:
 	@sh tests/lib/deps.sh build
@@ -52,9 +56,14 @@ $(B)/pic/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) -c $< -o $@
 
-$(B)/obj/%.o: %.c $(wildcard include/uklp/*.h common/*.h)
+$(B)/obj/%.o: %.c $(wildcard include/uklp/*.h common/*.h tool/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) -Itool -c $< -o $@
+
+# The command line tool (sanitizers under SAN=1). It finds libuklp.so next
+# to itself, or in ../lib once installed.
+$(B)/uklp: $(TOOL_OBJ) $(B)/libuklp-common.a
+	$(CC) $(TOOL_CFLAGS) $(TOOL_OBJ) $(B)/libuklp-common.a $(TOOL_LIBS) -o $@
 
 # The internal library shared by the runtime and the tool (DESIGN.md 1).
 $(B)/libuklp-common-pic.a: $(COMMON_PIC_OBJ)
@@ -87,10 +96,13 @@ demo: all
 bench: all
 	@sh bench/run.sh $(B)
 
-install: $(B)/libuklp.so
+install: $(B)/libuklp.so $(B)/uklp
 	install -d $(DESTDIR)$(PREFIX)/include/uklp $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0644 include/uklp/livepatch.h include/uklp/control.h $(DESTDIR)$(PREFIX)/include/uklp/
 	install -m 0755 $(B)/libuklp.so $(DESTDIR)$(PREFIX)/lib/libuklp.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/uklp $(DESTDIR)$(PREFIX)/bin/uklp
+	install -m 0644 doc/uklp.1 $(DESTDIR)$(PREFIX)/share/man/man1/uklp.1
 	sed -e 's|@PREFIX@|$(PREFIX)|g' uklp.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/uklp.pc
 
 format:

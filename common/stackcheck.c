@@ -17,7 +17,8 @@ static int range_cmp(const void *a, const void *b)
 
 void stackcheck_sort(struct stackcheck_range *r, size_t n)
 {
-	qsort(r, n, sizeof(*r), range_cmp);
+	if (n > 1)
+		qsort(r, n, sizeof(*r), range_cmp);
 }
 
 static long find(uintptr_t pc, const struct stackcheck_range *r, size_t nr)

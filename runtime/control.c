@@ -455,6 +455,7 @@ static void dl_notify(void)
 	pthread_mutex_unlock(&klp_mutex);
 	free(added);
 	free(removed);
+	toolif_texts();
 	if (refuse) {
 		/* Make this dlopen() fail: the loader unmaps the object and
 		 * dlerror() says why. Must be the last thing done here. */

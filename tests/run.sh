@@ -91,6 +91,16 @@ for s in tests/conformance/*.sh; do
 	run "conformance/${name%.sh}" bash "$s" "$B"
 done
 
+# The same scenarios against targets started without the runtime: the uklp
+# tool injects it and does every control command from outside.
+if [ -x "$B/uklp" ]; then
+	for s in tests/conformance/*.sh; do
+		[ -f "$s" ] || continue
+		name=${s##*/}
+		run "tool/${name%.sh}" env UKLP_MODE=tool bash "$s" "$B"
+	done
+fi
+
 # Whole-process system tests (consistency, 10,000 cycles): longer limit.
 for t in "$B"/tests/system/test_*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue

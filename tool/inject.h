@@ -57,4 +57,38 @@ int inject_runtime(struct proc *p, const char *libpath, int timeout_ms);
 int inject_tool_call(struct proc *p, int op, const char *arg, long *rc,
 		     char *msg, size_t msglen, int timeout_ms);
 
+/**
+ * inject_call_on() - inject_call() with a choice of thread and argument
+ * @p:		the process view
+ * @only_tid:	0, or the one thread to use
+ * @fn:		target address of the function
+ * @args:	three integer arguments
+ * @strarg:	if not NULL, a string copied into the target (below the
+ *		chosen thread's red zone)
+ * @stridx:	which argument (0, 1 or 2) the string's address replaces
+ * @timeout_ms:	how long to look for a thread at a safe point
+ *
+ * Return: as inject_call(); inject_last_error() says why no thread was
+ * safe.
+ */
+int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
+		   const uint64_t args[3], const char *strarg, int stridx,
+		   int timeout_ms);
+
+/**
+ * inject_max_pause_ns() - the longest time one thread was stopped during
+ * the last inject_call()
+ *
+ * Return: nanoseconds.
+ */
+uint64_t inject_max_pause_ns(void);
+
+/**
+ * inject_last_error() - why the last inject_call() found no thread, or
+ * what failed last
+ *
+ * Return: a message ("thread 123: in malloc (libc.so.6)"), "" if none.
+ */
+const char *inject_last_error(void);
+
 #endif

@@ -6,6 +6,7 @@
 #ifndef UKLP_TOOL_PROC_H
 #define UKLP_TOOL_PROC_H
 
+#include <elf.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -14,12 +15,27 @@
 
 /* One loaded object of the target (an ELF file mapped by the loader). */
 struct proc_obj {
-	char *path;	  /* as in /proc/PID/maps */
-	uintptr_t bias;	  /* run-time address = link-time + bias */
+	char *path;	      /* as in /proc/PID/maps */
+	uintptr_t bias;	      /* run-time address = link-time + bias */
 	uintptr_t start, end; /* span of its mappings */
 	uintptr_t text_start, text_end; /* its executable mapping(s) */
-	struct elfsym_file elf;	/* read on first proc_obj_elf() */
-	int elf_state;	  /* 0 not read, 1 read, -errno failed */
+	struct elfsym_file elf;		/* read on first proc_obj_elf() */
+	int elf_state;			/* 0 not read, 1 read, -errno failed */
+	/* additions */
+	pid_t pid;			/* the process it is mapped in */
+	uint64_t inode;			/* as in /proc/PID/maps */
+	uintptr_t map0_start, map0_end; /* its mapping at file offset 0, or 0 */
+	int is_dyn;	   /* ET_DYN (PIE or shared object), -1: unknown */
+	Elf64_Phdr *phdrs; /* program headers (malloc'ed), or NULL */
+	size_t nphdrs;
+};
+
+/* One line of /proc/PID/maps. */
+struct proc_map {
+	uintptr_t start, end;
+	char perms[5]; /* "r-xp" */
+	uint64_t offset;
+	char path[4096]; /* "" for anonymous, "[stack]", "/usr/lib/..." */
 };
 
 struct proc {
@@ -123,5 +139,38 @@ int proc_write(struct proc *p, uintptr_t addr, const void *buf, size_t len);
  * Return: 0 or -errno.
  */
 int proc_tids(pid_t pid, pid_t **tids, size_t *n);
+
+/**
+ * proc_main_obj() - the main executable's object (/proc/PID/exe)
+ * @p:	the process view
+ *
+ * Return: the object or NULL.
+ */
+struct proc_obj *proc_main_obj(struct proc *p);
+
+/**
+ * proc_mapping_at() - the mapping containing an address, read now
+ * @pid:	process
+ * @addr:	address in the target
+ * @m:		out
+ *
+ * Reads /proc/PID/maps afresh (anonymous mappings included).
+ *
+ * Return: 0, -ENOENT (no mapping there), -ESRCH, -EPERM or -errno.
+ */
+int proc_mapping_at(pid_t pid, uintptr_t addr, struct proc_map *m);
+
+/**
+ * proc_obj_exec_slack() - unused bytes at the end of an object's last
+ * executable segment, inside its mapped r-x page
+ * @o:		object (with program headers)
+ * @start:	out: first byte (run-time address)
+ * @len:	out: number of bytes (0 when there is no slack)
+ *
+ * Return: 0, or -ENOENT when the object has no executable segment or
+ * program headers.
+ */
+int proc_obj_exec_slack(const struct proc_obj *o, uintptr_t *start,
+			size_t *len);
 
 #endif

@@ -17,6 +17,10 @@ struct pt_thread {
 	struct user_regs_struct regs; /* as it was stopped */
 	int in_syscall;		      /* stopped inside a system call */
 	uint64_t stop_ns;	      /* CLOCK_MONOTONIC when it stopped */
+	/* additions */
+	uint64_t resume_ns; /* CLOCK_MONOTONIC when let go, or 0 */
+	int group_stop;	    /* the process is job-control stopped */
+	int delivered;	    /* signals passed on while stopping it */
 };
 
 /**
@@ -39,7 +43,8 @@ int pt_stop(pid_t tid, struct pt_thread *t);
 int pt_setregs(struct pt_thread *t, const struct user_regs_struct *regs);
 
 /**
- * pt_getfpregs() - the stopped thread's x87/SSE state (fxsave layout, 512 bytes)
+ * pt_getfpregs() - the stopped thread's x87/SSE state (fxsave layout, 512
+ * bytes)
  * @t:		stopped thread
  * @fx:		out, 512 bytes
  *
@@ -62,5 +67,34 @@ int pt_resume(struct pt_thread *t);
  * Return: nanoseconds.
  */
 uint64_t pt_paused_ns(const struct pt_thread *t);
+
+/**
+ * pt_setfpregs() - write the stopped thread's x87/SSE state (fxsave layout)
+ * @t:		stopped thread
+ * @fx:		512 bytes
+ *
+ * Return: 0 or -errno.
+ */
+int pt_setfpregs(struct pt_thread *t, const void *fx);
+
+/**
+ * pt_getxstate() - the stopped thread's whole extended state (XSAVE
+ * standard format, as XRSTOR takes it: x87, SSE, AVX, AVX-512, PKRU...)
+ * @t:		stopped thread
+ * @buf:	out
+ * @cap:	size of @buf (the state is at most a few KiB; 16 KiB is plenty)
+ * @len:	out: bytes of state
+ *
+ * Return: 0, -ENODEV (no XSAVE on this machine), -ENOSPC (@cap too small),
+ * or -errno.
+ */
+int pt_getxstate(struct pt_thread *t, void *buf, size_t cap, size_t *len);
+
+/**
+ * pt_now_ns() - CLOCK_MONOTONIC in nanoseconds
+ *
+ * Return: the time.
+ */
+uint64_t pt_now_ns(void);
 
 #endif

@@ -13,4 +13,11 @@
  */
 void step(const char *what);
 
+/**
+ * step_count() - how many points were passed so far
+ *
+ * Return: the number of step() calls.
+ */
+unsigned long step_count(void);
+
 #endif

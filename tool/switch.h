@@ -15,12 +15,12 @@
 
 /* What one pass over the threads found. */
 struct switch_report {
-	int done;		/* no transition in progress any more */
-	size_t threads;		/* threads of the target */
-	size_t switched;	/* in the target state after this pass */
-	pid_t blocker;		/* a thread that could not switch, or 0 */
-	char blocker_func[64];	/* the function it is in, or a reason */
-	uint64_t max_pause_ns;	/* longest time one thread was stopped */
+	int done;	       /* no transition in progress any more */
+	size_t threads;	       /* threads of the target */
+	size_t switched;       /* in the target state after this pass */
+	pid_t blocker;	       /* a thread that could not switch, or 0 */
+	char blocker_func[64]; /* the function it is in, or a reason */
+	uint64_t max_pause_ns; /* longest time one thread was stopped */
 };
 
 /**

@@ -104,16 +104,74 @@ start_target()
 	[[ -f $B/libuklp.so ]] || die "$B/libuklp.so is not built"
 	[[ -z $TARGET_PID ]] || die "start_target: a target is running"
 
-	coproc TARGET_CO {
-		exec env LD_PRELOAD="$B/libuklp.so" "$exe" 2>"$WORK/target.stderr"
-	}
+	if [[ $UKLP_MODE == tool ]]; then
+		# A process started normally: the tool injects the runtime.
+		coproc TARGET_CO {
+			exec "$exe" 2>"$WORK/target.stderr"
+		}
+	else
+		coproc TARGET_CO {
+			exec env LD_PRELOAD="$B/libuklp.so" "$exe" \
+				2>"$WORK/target.stderr"
+		}
+	fi
 	TARGET_PID=$TARGET_CO_PID
 	# Own copies (bash forgets the coprocess's descriptors when it exits),
 	# and only them: closing TARGET_IN must be the target's end of input.
 	exec {TARGET_IN}>&"${TARGET_CO[1]}" {TARGET_OUT}<&"${TARGET_CO[0]}"
 	eval "exec ${TARGET_CO[1]}>&- ${TARGET_CO[0]}<&-"
 
+	if [[ $UKLP_MODE == tool ]]; then
+		cmd "call cmdline_show" >/dev/null ||
+			die "the target does not answer: $CMD_MSG"
+		"$B/uklp" inject "$TARGET_PID" >"$WORK/inject.out" 2>&1 ||
+			die "uklp inject failed: $(cat "$WORK/inject.out")"
+	fi
 	cmd log || die "the runtime does not answer in the target: $CMD_MSG"
+}
+
+# tool_cmd LINE - in tool mode, the control commands of the target's
+# protocol are carried out by the uklp tool from outside; the marker a
+# state-changing command leaves in the log is written through the target.
+# Sets CMD_OUT, CMD_RC (the runtime's -errno, printed by the tool as
+# "uklp-rc: N" under UKLP_TOOL_RC=1) and CMD_MSG like cmd.
+tool_cmd()
+{
+	local verb=${1%% *} arg=${1#* } rc=0 path
+	local -a argv
+
+	case $verb in
+	load | check)
+		path=$arg
+		[[ $path == /* ]] || path=$T/$path
+		;;
+	esac
+	case $verb in
+	load | disable | enable | force)
+		printf '%s\n' "mark % $1" 1>&"$TARGET_IN" 2>/dev/null ||
+			die "cmd '$1': the target is gone"
+		IFS= read -r -t "$UKLP_CMD_TIMEOUT" _ <&"$TARGET_OUT" ||
+			die "cmd 'mark': no answer"
+		;;
+	esac
+	case $verb in
+	load) argv=(load --no-wait "$TARGET_PID" "$path") ;;
+	check) argv=(check "$TARGET_PID" "$path") ;;
+	disable | enable | force) argv=("$verb" --no-wait "$TARGET_PID" "$arg") ;;
+	wait) argv=(wait --timeout "$(((arg + 999) / 1000))" "$TARGET_PID") ;;
+	list) argv=(list "$TARGET_PID") ;;
+	listjson) argv=(list --json "$TARGET_PID") ;;
+	log) argv=(log "$TARGET_PID") ;;
+	esac
+	[[ $verb == force || $verb == enable ]] && argv=("$verb" "$TARGET_PID" "$arg")
+	CMD_OUT=$(UKLP_TOOL_RC=1 "$B/uklp" "${argv[@]}" 2>"$WORK/tool.err") || rc=$?
+	CMD_RC=0 CMD_MSG=''
+	if ((rc)); then
+		CMD_RC=$(sed -n 's/^uklp-rc: //p' "$WORK/tool.err" | tail -n 1)
+		[[ -n $CMD_RC && $CMD_RC != 0 ]] || CMD_RC=-$rc
+		CMD_MSG=$(grep -v '^uklp-rc: ' "$WORK/tool.err" | tail -n 3)
+	fi
+	[[ $CMD_RC == 0 ]]
 }
 
 # stop_target - end the target: end of its input, then SIGKILL after 3 s.
@@ -144,6 +202,14 @@ cmd()
 
 	CMD_OUT='' CMD_RC=0 CMD_MSG=''
 	[[ -n $TARGET_PID ]] || die "cmd '$1': no target"
+	if [[ $UKLP_MODE == tool ]]; then
+		case ${1%% *} in
+		load | check | disable | enable | force | wait | list | listjson | log)
+			tool_cmd "$1"
+			return
+			;;
+		esac
+	fi
 	printf '%s\n' "$1" 1>&"$TARGET_IN" 2>/dev/null ||
 		die "cmd '$1': the target is gone"
 	while :; do

@@ -667,6 +667,53 @@ static void find_exe_dir(void)
 		*slash = '\0';
 }
 
+/*
+ * read_line() - one line of stdin with read(2), not stdio: while waiting the
+ * main thread sits in the read() wrapper itself, holding no C library lock,
+ * which is the injector's safe point (a thread inside fgets() holds the
+ * stdin lock and is rightly refused).
+ */
+static ssize_t read_line(char *line, size_t size)
+{
+	static char buf[8192];
+	static size_t have;
+	size_t n;
+
+	for (;;) {
+		char *nl = memchr(buf, '\n', have);
+
+		if (nl || have == sizeof(buf)) {
+			n = nl ? (size_t)(nl - buf) + 1 : have;
+			if (n >= size) {
+				/* too long: drop it, answered as E2BIG */
+				memmove(buf, buf + n, have - n);
+				have -= n;
+				line[0] = '\0';
+				return -2;
+			}
+			memcpy(line, buf, n);
+			line[n] = '\0';
+			memmove(buf, buf + n, have - n);
+			have -= n;
+			return (ssize_t)n;
+		}
+		ssize_t r = read(STDIN_FILENO, buf + have, sizeof(buf) - have);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (!have)
+				return -1;
+			memcpy(line, buf, have); /* last line without newline */
+			line[have] = '\0';
+			n = have;
+			have = 0;
+			return (ssize_t)n;
+		}
+		have += (size_t)r;
+	}
+}
+
 /**
  * main() - read commands from stdin and answer each on stdout
  *
@@ -675,30 +722,25 @@ static void find_exe_dir(void)
 int main(void)
 {
 	char line[4096];
+	ssize_t got;
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	find_exe_dir();
 
-	while (!quitting && fgets(line, sizeof(line), stdin)) {
+	while (!quitting && (got = read_line(line, sizeof(line))) != -1) {
 		size_t n = strlen(line);
 
 		errmsg[0] = '\0';
-		if (n && line[n - 1] == '\n') {
-			line[--n] = '\0';
+		if (got == -2) {
+			rc = fail(-E2BIG, "command too long");
+		} else {
+			if (n && line[n - 1] == '\n')
+				line[--n] = '\0';
 			if (n && line[n - 1] == '\r')
 				line[--n] = '\0';
 			rt_resolve();
 			rc = run_command(line);
-		} else if (n == sizeof(line) - 1) {
-			int c;
-
-			while ((c = getchar()) != EOF && c != '\n')
-				;
-			rc = fail(-E2BIG, "command too long");
-		} else {
-			rt_resolve();
-			rc = run_command(line); /* last line without newline */
 		}
 		update_patch_state();
 		answer(rc);

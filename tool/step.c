@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/*
+ * step.c - numbered points of the tool's work. Tests kill the tool at each
+ * of them in turn (UKLP_TOOL_KILL_AT=N) to check that the target survives
+ * a tool that dies at any moment; UKLP_TOOL_STEPS=1 lists them on stderr.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "step.h"
+
+static unsigned long step_n;
+
+/**
+ * step() - pass a numbered point
+ * @what:	short description ("seized thread", "wrote stub", ...)
+ *
+ * The Nth call prints "step N: what" on stderr when UKLP_TOOL_STEPS is set
+ * (and not "0"), and raises SIGKILL when UKLP_TOOL_KILL_AT is N.
+ */
+void step(const char *what)
+{
+	unsigned long n = ++step_n;
+	const char *show = getenv("UKLP_TOOL_STEPS");
+	const char *kill_at = getenv("UKLP_TOOL_KILL_AT");
+
+	if (show && *show && strcmp(show, "0"))
+		fprintf(stderr, "step %lu: %s\n", n, what);
+	if (kill_at && *kill_at && strtoul(kill_at, NULL, 10) == n) {
+		fflush(stderr);
+		raise(SIGKILL);
+	}
+}
+
+/**
+ * step_count() - how many points were passed so far
+ *
+ * Return: the number of step() calls.
+ */
+unsigned long step_count(void)
+{
+	return step_n;
+}
