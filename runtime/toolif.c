@@ -61,9 +61,12 @@ void toolif_transition(uint32_t gen, int target, int initial, int switching,
 		 * the size is bounded by the largest patch. */
 		struct uklp_abi_range *nr = calloc(cap, sizeof(*nr));
 
-		if (!nr)
+		if (!nr) {
+			/* Never publish a partial list: the tool would check
+			 * stacks against it. Switching stays off for it. */
 			n = pub_cap;
-		else {
+			switching = 0;
+		} else {
 			pub_ranges = nr;
 			pub_cap = cap;
 		}

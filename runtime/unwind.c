@@ -25,8 +25,11 @@ static int walk(unw_cursor_t *c, int skip, uintptr_t *pcs, size_t max,
 
 		if (unw_get_reg(c, UNW_REG_IP, &ip) < 0)
 			return -EAGAIN;
-		/* A frame with no unwind info was guessed, not known. */
-		if (unw_get_proc_info(c, &pi) < 0)
+		/* A frame with no unwind info was guessed, not known. On
+		 * x86-64 libunwind then still answers, with a made-up
+		 * one-byte procedure and no unwind info. */
+		if (unw_get_proc_info(c, &pi) < 0 ||
+		    pi.end_ip <= pi.start_ip + 1)
 			return -EAGAIN;
 		if (skip > 0) {
 			skip--;
