@@ -80,6 +80,7 @@ $(B)/libuklp.so: $(RT_OBJ) $(B)/libuklp-common-pic.a
 
 include tests/tests.mk
 include tests/system/system.mk
+include tests/tool/tool.mk
 include samples/samples.mk
 include bench/bench.mk
 

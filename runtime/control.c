@@ -57,6 +57,8 @@ UKLP_API const char *uklp_ctl_last_error(void)
 
 extern pid_t klp_worker_tid;
 static int worker_started;
+/* Set while UKLP_LOAD patches are applied before main(): one thread. */
+static int in_startup;
 static pthread_cond_t worker_cond = PTHREAD_COND_INITIALIZER;
 
 /*
@@ -100,7 +102,7 @@ void klp_transition_kick(void)
 	pthread_attr_t a;
 	pthread_t t;
 
-	if (!klp_transition_patch)
+	if (!klp_transition_patch || in_startup)
 		return;
 	if (worker_started) {
 		pthread_cond_signal(&worker_cond);
@@ -133,6 +135,7 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 	const struct uklp_patch_desc *desc;
 	char name[256], real[4096];
 	bool check = flags & UKLP_LOAD_CHECK;
+	unsigned long mark;
 	void *dlh;
 	int ret;
 
@@ -170,7 +173,11 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 			    real, desc->abi, UKLP_ABI_VERSION);
 	}
 	pthread_mutex_lock(&klp_mutex);
+	mark = objects_elf_mark();
 	ret = klp_enable_patch(desc->patch, name, real, dlh, check);
+	/* A refusal or a dry run leaves the memory as it found it. */
+	if (ret || check)
+		objects_elf_release(mark);
 	if (!ret)
 		klp_transition_kick();
 	pthread_mutex_unlock(&klp_mutex);
@@ -485,15 +492,33 @@ static void load_from_env(void)
 	copy = strdup(list);
 	if (!copy)
 		return;
+	in_startup = 1;
 	for (char *p = strtok_r(copy, ":", &save); p;
 	     p = strtok_r(NULL, ":", &save)) {
 		int ret = uklp_ctl_load(p, 0);
 
-		if (ret)
+		if (ret) {
 			fprintf(stderr, "uklp: UKLP_LOAD: %s\n", last_err);
-		else
-			uklp_ctl_wait(1000);
+			continue;
+		}
+		/*
+		 * Before main and with one thread, the only frames on the
+		 * stack are the dynamic loader's start code (which has no
+		 * CFI, so the unwind is "unreliable") and constructors: no
+		 * function a patch replaces can be among them. The kernel
+		 * likewise needs no stack check for patches applied at boot.
+		 */
+		pthread_mutex_lock(&klp_mutex);
+		klp_switch_self_at_start();
+		klp_try_complete_transition();
+		pthread_mutex_unlock(&klp_mutex);
+		klp_reap();
+		toolif_texts();
 	}
+	in_startup = 0;
+	pthread_mutex_lock(&klp_mutex);
+	klp_transition_kick();
+	pthread_mutex_unlock(&klp_mutex);
 	free(copy);
 }
 

@@ -108,6 +108,7 @@ uint32_t klp_transition_gen(void);
 int klp_thread_state(struct hook_ops *ops, unsigned long ip,
 		     struct tramp_regs *regs);
 void klp_transition_kick(void);
+void klp_switch_self_at_start(void);
 
 /* core.c */
 void klp_free_patch(struct klp_patch *patch);

@@ -11,6 +11,7 @@
 #include "objects.h"
 
 static struct uklp_obj *objs;
+static unsigned long elf_reads;
 static unsigned long scan_gen;
 
 struct scan_ctx {
@@ -189,7 +190,23 @@ struct elfsym_file *objects_elf(struct uklp_obj *o)
 	if (o->elf_err)
 		return NULL;
 	o->elf_loaded = 1;
+	o->elf_seq = ++elf_reads;
 	return &o->elf;
+}
+
+unsigned long objects_elf_mark(void)
+{
+	return elf_reads;
+}
+
+void objects_elf_release(unsigned long mark)
+{
+	for (struct uklp_obj *o = objs; o; o = o->next) {
+		if (o->elf_loaded && o->elf_seq > mark) {
+			elfsym_close(&o->elf);
+			o->elf_loaded = 0;
+		}
+	}
 }
 
 void objects_forget(struct uklp_obj *o)

@@ -18,6 +18,7 @@ struct uklp_obj {
 	int is_main;
 	int elf_err; /* elfsym_open()'s error, 0 when read or not tried */
 	int elf_loaded;
+	unsigned long elf_seq; /* order in which the table was read */
 	struct elfsym_file elf;
 	unsigned long seen; /* scan generation it was last seen in */
 	int going;	    /* not seen by the last scan */
@@ -67,6 +68,22 @@ struct elfsym_file *objects_elf(struct uklp_obj *o);
  * Return: 1 or 0.
  */
 int objects_matches(struct uklp_obj *o, const char *name);
+
+/**
+ * objects_elf_mark() - a mark for objects_elf_release()
+ *
+ * Return: the number of symbol tables read so far.
+ */
+unsigned long objects_elf_mark(void);
+
+/**
+ * objects_elf_release() - forget the symbol tables read since @mark
+ * @mark:	from objects_elf_mark()
+ *
+ * A refused operation gives back what it read, so that the process's
+ * memory is as it was (with malloc_trim()).
+ */
+void objects_elf_release(unsigned long mark);
 
 /**
  * objects_forget() - drop a going object from the list and free it

@@ -277,6 +277,27 @@ out:
 	return done;
 }
 
+/**
+ * klp_switch_self_at_start() - switch the calling thread without a stack
+ * check, when the process is still single-threaded before main()
+ * (UKLP_LOAD); klp_mutex held
+ */
+void klp_switch_self_at_start(void)
+{
+	struct threads_entry *th = NULL;
+	size_t n = 0;
+
+	if (!klp_transition_patch || threads_snapshot(&th, &n) < 0)
+		return;
+	free(th);
+	if (n != 1)
+		return;
+	threads_register_self();
+	__atomic_store_n(&uklp_tls.word,
+			 THREAD_WORD(trans_gen, klp_target_state),
+			 __ATOMIC_RELEASE);
+}
+
 UKLP_API void klp_update_patch_state(void)
 {
 	if (__atomic_load_n(&klp_target_state, __ATOMIC_RELAXED) ==

@@ -99,6 +99,12 @@ if [ -x "$B/uklp" ]; then
 		name=${s##*/}
 		run "tool/${name%.sh}" env UKLP_MODE=tool bash "$s" "$B"
 	done
+	# The uklp tool's own scenarios: bad input, the tool killed.
+	for s in tests/tool/*.sh; do
+		[ -f "$s" ] || continue
+		name=${s##*/}
+		run "uklp/${name%.sh}" bash "$s" "$B"
+	done
 fi
 
 # Whole-process system tests (consistency, 10,000 cycles): longer limit.

@@ -482,85 +482,319 @@ static void describe_frame(const struct frame *f, char *buf, size_t len)
 }
 
 /*
- * Unwind the stopped thread and apply the safe point rule. Return 1 when
- * safe, 0 when not (with the reason in @why), or -errno.
+ * The unwinder: libunwind's remote DWARF unwinder with our own accessors
+ * around libunwind-ptrace's (registers come from _UPT). libunwind-ptrace
+ * alone reads the target one word per PTRACE_PEEKDATA and re-reads
+ * /proc/PID/maps and re-maps an object's file each time the unwind moves
+ * to another object: milliseconds per unwind, all of them with the thread
+ * stopped. Here memory is read a page at a time (process_vm_readv) and
+ * kept for the unwind, and the unwind table of an object is taken from its
+ * PT_GNU_EH_FRAME segment in the target's memory, as perf does.
  */
-static int thread_is_safe(struct proc *p, unw_addr_space_t as,
-			  const struct pt_thread *t, char *why, size_t whylen)
-{
-	struct frame *fr;
-	unw_cursor_t c;
-	size_t n = 0, i0, tail;
-	void *upt;
-	int r, safe = 0;
+#define UW_PAGES     64
+#define UW_PAGE	     4096ul
+#define UW_MAX_OBJS  64
 
-	fr = calloc(INJECT_MAX_FRAMES, sizeof(*fr));
-	if (!fr)
-		return -ENOMEM;
-	upt = _UPT_create(t->tid);
-	if (!upt) {
-		free(fr);
-		return -ENOMEM;
+/* extern in libunwind, not in its headers (perf declares it the same way) */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
+					      unw_word_t ip,
+					      unw_dyn_info_t *di,
+					      unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+struct uw_page {
+	uintptr_t base; /* 0: empty */
+	int ok;
+	unsigned char data[UW_PAGE];
+};
+
+struct uw_obj {
+	uintptr_t text_start;
+	int ok;
+	unw_dyn_info_t di;
+};
+
+struct uw_ctx {
+	struct proc *p;
+	void *upt;
+	struct uw_page *pages; /* [UW_PAGES] */
+	struct uw_obj objs[UW_MAX_OBJS];
+	size_t nobjs;
+};
+
+static int uw_read(struct uw_ctx *c, uintptr_t addr, void *out, size_t len)
+{
+	unsigned char *o = out;
+
+	while (len) {
+		uintptr_t base = addr & ~(UW_PAGE - 1);
+		struct uw_page *pg = &c->pages[(base / UW_PAGE) % UW_PAGES];
+		size_t off = addr - base, n = UW_PAGE - off;
+
+		if (pg->base != base) {
+			pg->base = base;
+			pg->ok = !proc_read(c->p, base, pg->data, UW_PAGE);
+		}
+		if (!pg->ok)
+			return -1;
+		if (n > len)
+			n = len;
+		memcpy(o, pg->data + off, n);
+		o += n;
+		addr += n;
+		len -= n;
 	}
-	unw_flush_cache(as, 0, 0);
-	r = unw_init_remote(&c, as, upt);
-	if (r < 0) {
-		snprintf(why, whylen, "cannot unwind (libunwind error %d)", r);
+	return 0;
+}
+
+static int uw_access_mem(unw_addr_space_t as, unw_word_t addr,
+			 unw_word_t *val, int write, void *arg)
+{
+	struct uw_ctx *c = arg;
+
+	if (write || uw_read(c, addr, val, sizeof(*val)))
+		return _UPT_access_mem(as, addr, val, write, c->upt);
+	return 0;
+}
+
+static int uw_access_reg(unw_addr_space_t as, unw_regnum_t reg,
+			 unw_word_t *val, int write, void *arg)
+{
+	return _UPT_access_reg(as, reg, val, write,
+			       ((struct uw_ctx *)arg)->upt);
+}
+
+static int uw_access_fpreg(unw_addr_space_t as, unw_regnum_t reg,
+			   unw_fpreg_t *val, int write, void *arg)
+{
+	return _UPT_access_fpreg(as, reg, val, write,
+				 ((struct uw_ctx *)arg)->upt);
+}
+
+static void uw_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
+			       void *arg)
+{
+	_UPT_put_unwind_info(as, pi, ((struct uw_ctx *)arg)->upt);
+}
+
+/* No dynamically registered unwind info (_U_dyn_register) is looked for. */
+static int uw_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dil,
+				     void *arg)
+{
+	return -UNW_ENOINFO;
+}
+
+static int uw_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	return -UNW_EINVAL;
+}
+
+static int uw_get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf,
+			    size_t len, unw_word_t *off, void *arg)
+{
+	return -UNW_ENOINFO;
+}
+
+/* The unwind table of @o from its .eh_frame_hdr (DW_EH_PE encodings). */
+static int uw_obj_table(struct uw_ctx *c, struct proc_obj *o,
+			unw_dyn_info_t *di)
+{
+	const Elf64_Phdr *eh = NULL;
+	unsigned char hdr[4];
+	uintptr_t at;
+	uint32_t count;
+
+	for (size_t i = 0; i < o->nphdrs; i++)
+		if (o->phdrs[i].p_type == PT_GNU_EH_FRAME)
+			eh = &o->phdrs[i];
+	if (!eh)
+		return -1;
+	at = o->bias + eh->p_vaddr;
+	/* version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table
+	 * datarel|sdata4 (what every x86-64 linker writes) */
+	if (uw_read(c, at, hdr, 4) || hdr[0] != 1 || hdr[1] != 0x1b ||
+	    hdr[2] != 0x03 || hdr[3] != 0x3b ||
+	    uw_read(c, at + 8, &count, 4) || !count)
+		return -1;
+	memset(di, 0, sizeof(*di));
+	di->format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di->start_ip = o->text_start;
+	di->end_ip = o->text_end;
+	di->u.rti.segbase = at;
+	di->u.rti.table_data = at + 12;
+	/* two int32 per entry, table_len in words */
+	di->u.rti.table_len = count * 8 / sizeof(unw_word_t);
+	return 0;
+}
+
+static int uw_find_proc_info(unw_addr_space_t as, unw_word_t ip,
+			     unw_proc_info_t *pi, int need_unwind_info,
+			     void *arg)
+{
+	struct uw_ctx *c = arg;
+	struct proc_obj *o = proc_obj_at(c->p, ip);
+	struct uw_obj *u = NULL;
+
+	if (!o || ip < o->text_start || ip >= o->text_end)
+		return -UNW_ENOINFO;
+	for (size_t i = 0; i < c->nobjs; i++)
+		if (c->objs[i].text_start == o->text_start)
+			u = &c->objs[i];
+	if (!u && c->nobjs < UW_MAX_OBJS) {
+		u = &c->objs[c->nobjs++];
+		u->text_start = o->text_start;
+		u->ok = !uw_obj_table(c, o, &u->di);
+	}
+	if (!u || !u->ok)
+		return _UPT_find_proc_info(as, ip, pi, need_unwind_info,
+					   c->upt);
+	return _Ux86_64_dwarf_search_unwind_table(as, ip, &u->di, pi,
+						  need_unwind_info, arg);
+}
+
+static unw_accessors_t uw_accessors = {
+	.find_proc_info = uw_find_proc_info,
+	.put_unwind_info = uw_put_unwind_info,
+	.get_dyn_info_list_addr = uw_get_dyn_info_list_addr,
+	.access_mem = uw_access_mem,
+	.access_reg = uw_access_reg,
+	.access_fpreg = uw_access_fpreg,
+	.resume = uw_resume,
+	.get_proc_name = uw_get_proc_name,
+};
+
+/**
+ * inject_unwind() - the call chain of a stopped thread, by DWARF CFI
+ * @p:		the process view
+ * @t:		a thread stopped with pt_stop()
+ * @ips:	out: ips[0] = its pc, then the return addresses, innermost
+ *		first
+ * @max:	room in @ips
+ * @n:		out: frames found (also on failure: the ones before it)
+ *
+ * Reliable means: every frame has CFI, and the unwind ended where the CFI
+ * says there is no return address (the thread's start: _start, clone3).
+ *
+ * Return: 0 (reliable), -ENOENT (a frame without CFI: ips[*n - 1]),
+ * -EIO (the unwind failed), -E2BIG (more than @max frames), -ENOMEM.
+ */
+int inject_unwind(struct proc *p, const struct pt_thread *t, uintptr_t *ips,
+		  size_t max, size_t *n)
+{
+	unw_addr_space_t as;
+	struct uw_ctx *c;
+	unw_cursor_t cur;
+	int r, err;
+
+	*n = 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->p = p;
+	c->pages = calloc(UW_PAGES, sizeof(*c->pages));
+	c->upt = _UPT_create(t->tid);
+	as = unw_create_addr_space(&uw_accessors, 0);
+	if (!c->pages || !c->upt || !as) {
+		err = -ENOMEM;
+		goto out;
+	}
+	unw_set_caching_policy(as, UNW_CACHE_NONE);
+	if (unw_init_remote(&cur, as, c) < 0) {
+		err = -EIO;
 		goto out;
 	}
 	for (;;) {
 		unw_proc_info_t pi;
 		unw_word_t ip;
-		struct proc_obj *o;
-		struct frame *f;
 
-		if (n == INJECT_MAX_FRAMES) {
-			snprintf(why, whylen, "more than %d frames",
-				 INJECT_MAX_FRAMES);
+		if (*n == max) {
+			err = -E2BIG;
 			goto out;
 		}
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip) {
-			snprintf(why, whylen, "unwind lost at frame %zu", n);
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip) {
+			err = -EIO;
 			goto out;
 		}
-		f = &fr[n++];
-		f->ip = ip;
-		/* A return address points after the call: look up ip - 1. */
-		o = proc_obj_at(p, n == 1 ? ip : ip - 1);
-		if (o) {
-			struct elfsym_file *ef = proc_obj_elf(o);
-			struct elfsym_sym s;
-
-			f->obj = base_name(o->path);
-			f->libc = is_libc_obj(o);
-			if (ef && !elfsym_find_addr(
-				      ef, (n == 1 ? ip : ip - 1) - o->bias, &s))
-				f->name = s.name;
-		}
-		/* Every frame must have CFI (libunwind fakes a one-byte
-		 * procedure where there is none). */
+		ips[(*n)++] = ip;
+		/* Every frame must have CFI (libunwind makes up a one-byte
+		 * procedure where there is none, and guesses on). */
 		memset(&pi, 0, sizeof(pi));
-		if (unw_get_proc_info(&c, &pi) < 0 ||
+		if (unw_get_proc_info(&cur, &pi) < 0 ||
 		    pi.end_ip <= pi.start_ip + 1) {
-			char d[160];
-
-			describe_frame(f, d, sizeof(d));
-			snprintf(why, whylen,
-				 "no unwind information for frame %zu %s",
-				 n - 1, d);
+			err = -ENOENT;
 			goto out;
 		}
-		r = unw_step(&c);
+		r = unw_step(&cur);
 		if (r == 0)
 			break;
 		if (r < 0) {
-			char d[160];
-
-			describe_frame(f, d, sizeof(d));
-			snprintf(why, whylen,
-				 "unwind failed after frame %zu %s", n - 1, d);
+			err = -EIO;
 			goto out;
 		}
+	}
+	err = 0;
+out:
+	if (as)
+		unw_destroy_addr_space(as);
+	if (c->upt)
+		_UPT_destroy(c->upt);
+	free(c->pages);
+	free(c);
+	return err;
+}
+
+/*
+ * Unwind the stopped thread and apply the safe point rule. Return 1 when
+ * safe, 0 when not (with the reason in @why), or -errno.
+ */
+static int thread_is_safe(struct proc *p, const struct pt_thread *t,
+			  char *why, size_t whylen)
+{
+	struct frame *fr;
+	uintptr_t *ips;
+	size_t n = 0, i0, tail;
+	int err, safe = 0;
+	char d[160];
+
+	fr = calloc(INJECT_MAX_FRAMES, sizeof(*fr));
+	ips = calloc(INJECT_MAX_FRAMES, sizeof(*ips));
+	if (!fr || !ips) {
+		safe = -ENOMEM;
+		goto out;
+	}
+	err = inject_unwind(p, t, ips, INJECT_MAX_FRAMES, &n);
+	if (err == -ENOMEM) {
+		safe = err;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* A return address points after the call: look up ip - 1. */
+		uintptr_t look = i ? ips[i] - 1 : ips[i];
+		struct proc_obj *o = proc_obj_at(p, look);
+		struct frame *f = &fr[i];
+
+		f->ip = ips[i];
+		if (!o)
+			continue;
+		struct elfsym_file *ef = proc_obj_elf(o);
+		struct elfsym_sym s;
+
+		f->obj = base_name(o->path);
+		f->libc = is_libc_obj(o);
+		if (ef && !elfsym_find_addr(ef, look - o->bias, &s))
+			f->name = s.name;
+	}
+	if (err) {
+		if (n)
+			describe_frame(&fr[n - 1], d, sizeof(d));
+		else
+			snprintf(d, sizeof(d), "at its pc");
+		snprintf(why, whylen, "%s %s",
+			 err == -ENOENT	 ? "no unwind information for frame"
+			 : err == -E2BIG ? "too many frames, last"
+					 : "unwind failed at frame",
+			 d);
+		goto out;
 	}
 
 	/* (a) innermost syscall wrappers */
@@ -574,20 +808,17 @@ static int thread_is_safe(struct proc *p, unw_addr_space_t as,
 	for (size_t i = i0; i < n - tail; i++) {
 		if (!fr[i].libc)
 			continue;
-		char d[160];
-
 		describe_frame(&fr[i], d, sizeof(d));
 		snprintf(why, whylen, "%s", d);
 		goto out;
 	}
 	if (!tail && n && fr[n - 1].libc) {
-		snprintf(why, whylen,
-			 "unwind did not reach the thread's start");
+		snprintf(why, whylen, "unwind did not reach the thread's start");
 		goto out;
 	}
 	safe = 1;
 out:
-	_UPT_destroy(upt);
+	free(ips);
 	free(fr);
 	return safe;
 }
@@ -789,6 +1020,31 @@ static void frame_head(unsigned char *b, uintptr_t b_addr,
 }
 
 /*
+ * Is there room for the call below @new_sp on the stack at @sp? The frame
+ * must be mapped already (the kernel does not grow a stack for
+ * /proc/PID/mem writes), and INJECT_STACK_MIN below it too, except on the
+ * main thread's [stack], which grows. 0, -ENOSPC or -errno.
+ */
+static int stack_room(struct proc *p, uintptr_t sp, uintptr_t new_sp)
+{
+	static unsigned char buf[INJECT_STACK_MIN];
+	struct proc_map *m;
+	int err;
+
+	/* Fast: all of it readable means mapped, no guard page in it. */
+	if (!proc_read(p, new_sp - INJECT_STACK_MIN, buf, sizeof(buf)))
+		return 0;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	err = proc_mapping_at(p->pid, sp, m);
+	if (!err && (new_sp < m->start || strcmp(m->path, "[stack]")))
+		err = -ENOSPC;
+	free(m);
+	return err;
+}
+
+/*
  * Send the stopped, safe thread @t on the call. The thread is detached
  * on return, whatever happened.
  */
@@ -806,7 +1062,6 @@ static int hijack(struct proc *p, struct pt_thread *t, uintptr_t stub,
 	unsigned char fx[512];
 	size_t fplen, flen, slen = strarg ? strlen(strarg) + 1 : 0;
 	uintptr_t S = t->regs.rsp, X, B, new_sp, ret;
-	struct proc_map m;
 	char why[160];
 	int err, use_x;
 
@@ -836,18 +1091,14 @@ static int hijack(struct proc *p, struct pt_thread *t, uintptr_t stub,
 	X = S - 8 - FR_RET_POP;
 	B = (S - FR_REDZONE - FR_RET_POP - flen) & ~(uintptr_t)63;
 	new_sp = B - 8;
-	err = proc_mapping_at(p->pid, S, &m);
-	if (err)
-		goto out;
-	/* The kernel does not grow a stack for /proc/PID/mem writes: the
-	 * frame must be in the mapping already. */
-	if (new_sp < m.start || (strcmp(m.path, "[stack]") &&
-				 new_sp - m.start < INJECT_STACK_MIN)) {
+	err = stack_room(p, S, new_sp);
+	if (err == -ENOSPC) {
 		set_error("thread %d: less than %d KiB of stack left",
 			  (int)t->tid, INJECT_STACK_MIN / 1024);
 		err = -EAGAIN;
-		goto out;
 	}
+	if (err)
+		goto out;
 	frame = calloc(1, 8 + flen);
 	check = malloc(8 + flen);
 	if (!frame || !check) {
@@ -945,7 +1196,6 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 		   int timeout_ms)
 {
 	uint64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	unw_addr_space_t as;
 	uintptr_t stub;
 	int err, tried_err = -EAGAIN;
 
@@ -957,13 +1207,13 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 		return -ENAMETOOLONG;
 	if (stridx < 0 || stridx > 2)
 		return -EINVAL;
-	as = unw_create_addr_space(&_UPT_accessors, 0);
-	if (!as)
-		return -ENOMEM;
-	unw_set_caching_policy(as, UNW_CACHE_NONE);
 	err = find_stub(p, &stub);
 	if (err)
 		goto out;
+	/* Read the symbol tables now, not while a thread is stopped. */
+	for (size_t i = 0; i < p->nobjs; i++)
+		if (is_libc_obj(&p->objs[i]))
+			proc_obj_elf(&p->objs[i]);
 
 	for (;;) {
 		pid_t *tids = NULL;
@@ -995,7 +1245,7 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 			all_perm = 0;
 			step("search: thread stopped");
 			why[0] = '\0';
-			safe = thread_is_safe(p, as, &t, why, sizeof(why));
+			safe = thread_is_safe(p, &t, why, sizeof(why));
 			step("search: thread unwound");
 			if (safe == 1) {
 				err = hijack(p, &t, stub, fn, args, strarg,
@@ -1040,7 +1290,6 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 			goto out;
 	}
 out:
-	unw_destroy_addr_space(as);
 	return err;
 }
 
@@ -1082,6 +1331,9 @@ static int read_status(struct proc *p, struct uklp_status *st, uintptr_t *addr)
 	if (err)
 		return err == -ENOENT ? -EPROTO : err;
 	err = proc_read(p, a, st, sizeof(*st));
+	/* The loader maps the data segment after the first one. */
+	if (err == -EFAULT)
+		return -EINPROGRESS;
 	if (err)
 		return err;
 	if (addr)
@@ -1177,6 +1429,13 @@ int inject_runtime(struct proc *p, const char *libpath, int timeout_ms)
 			goto out;
 		err = read_status(p, st, NULL);
 		step("runtime: polled the status");
+		/*
+		 * While the loader maps the library segment by segment the
+		 * maps can show part of it (a wrong bias, a symbol not yet
+		 * found): a wrong magic then is "not yet", until the end.
+		 */
+		if (err == -EPROTO && now_ms() < deadline)
+			err = -EINPROGRESS;
 		if (err != -ENOENT && err != -EINPROGRESS)
 			break;
 		if (err == -EINPROGRESS)

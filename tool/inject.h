@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "proc.h"
+#include "ptrace.h"
 
 /**
  * inject_call() - make one thread of the target call fn(a0, a1, a2)
@@ -74,6 +75,26 @@ int inject_tool_call(struct proc *p, int op, const char *arg, long *rc,
 int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 		   const uint64_t args[3], const char *strarg, int stridx,
 		   int timeout_ms);
+
+/**
+ * inject_unwind() - the call chain of a stopped thread, by DWARF CFI
+ * @p:		the process view
+ * @t:		a thread stopped with pt_stop()
+ * @ips:	out: ips[0] = its pc, then the return addresses, innermost
+ *		first
+ * @max:	room in @ips
+ * @n:		out: frames found (also on failure: the ones before it)
+ *
+ * Reliable means: every frame has CFI, and the unwind ended where the CFI
+ * says there is no return address (the thread's start: _start, clone3).
+ * Memory is read a page at a time and unwind tables come from the target's
+ * PT_GNU_EH_FRAME segments: a few hundred microseconds for a usual stack.
+ *
+ * Return: 0 (reliable), -ENOENT (a frame without CFI: ips[*n - 1]),
+ * -EIO (the unwind failed), -E2BIG (more than @max frames), -ENOMEM.
+ */
+int inject_unwind(struct proc *p, const struct pt_thread *t, uintptr_t *ips,
+		  size_t max, size_t *n);
 
 /**
  * inject_max_pause_ns() - the longest time one thread was stopped during

@@ -24,6 +24,7 @@
 
 #include "ptrace.h"
 #include "stackcheck.h"
+#include "step.h"
 #include "switch.h"
 #include "threads.h"
 #include "unwind.h"
@@ -288,10 +289,12 @@ static int ttab_record(struct proc *p, struct ttab *t, const pid_t *tids,
 		e->tid = 0;
 	}
 	ret = proc_write(p, at + addr_off, &wa, sizeof(wa));
+	step("switch: recorded its word address");
 	if (ret < 0)
 		return ret;
 	e->word_addr = wa;
 	ret = proc_write(p, at + tid_off, &tid32, sizeof(tid32));
+	step("switch: recorded its tid");
 	if (ret < 0)
 		return ret;
 	e->tid = tid32;
@@ -369,6 +372,7 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 	long hit;
 
 	ret = pt_stop(tid, &t);
+	step("switch: stopped a thread");
 	if (ret == -ESRCH)
 		return ONE_OK; /* gone: not a thread any more */
 	r->threads++;
@@ -396,6 +400,7 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 		goto resume;
 	}
 	ret = unwind_remote_regs(p, &t.regs, pcs, UNWIND_MAX_FRAMES, &npcs);
+	step("switch: unwound it");
 	if (ret < 0) {
 		/* Perhaps a library loaded since: look again next pass. */
 		if (ret == -ENOENT)
@@ -430,9 +435,11 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 		set_blocker(r, pi, tid, 0, "patch state unwritable");
 		goto resume;
 	}
+	step("switch: wrote its patch state");
 	r->switched++;
 resume:
 	pt_resume(&t); /* -ESRCH: it died stopped; nothing to undo */
+	step("switch: let it go");
 	pause = pt_paused_ns(&t);
 	if (pause > r->max_pause_ns)
 		r->max_pause_ns = pause;

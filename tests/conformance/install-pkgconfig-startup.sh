@@ -45,7 +45,7 @@ start_target
 start_test "patch loaded at start with UKLP_LOAD"
 check_call cmdline_show "fix: built with pkg-config"
 expect_ok log
-grep -qxF "livepatch: 'fix': patching complete" <<<"$CMD_OUT" ||
+grep -qxF "livepatch: 'fix': patching complete" <<<"$CMD_OUT" || { echo "$CMD_OUT"; false; } ||
 	die "the log does not say that 'fix' was applied"
 check_list_value "fix/enabled" 1
 pass

@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# uklp load of a patch of a function with no usable site: getpid() of
+# libc.so.6, built without patchable entries (tests/tool/patches/
+# tool_no_site.c; it also replaces cmdline_show(), which is resolvable):
+# - exit status 1; the message names the refusal and the runtime's reason
+#   ("function 'getpid' cannot be patched"); nothing was changed
+# - mappings and code unchanged (libc's and the target's alike); nothing
+#   listed; cmdline_show() answers as before
+
+# shellcheck source-path=SCRIPTDIR source=lib/tool.sh
+. "$(dirname "$0")/lib/tool.sh"
+
+PATCH=$TP/tool_no_site.so
+
+start_plain_target
+inject
+snap before
+run_uklp load "$TARGET_PID" "$PATCH"
+expect_exit 1 "load of patch 'tool_no_site' refused" \
+	"function 'getpid' cannot be patched"
+expect_not_changed
+snap after
+same_snap before after
+count_listed
+((LISTED == 0)) || die "uklp list shows $LISTED patches, expected none"
+check_original
+
+# The dry run refuses it with the same reason.
+run_uklp check "$TARGET_PID" "$PATCH"
+expect_exit 1 "check of patch 'tool_no_site' refused" \
+	"function 'getpid' cannot be patched"
+snap after-check
+same_snap before after-check
+check_original
+
+pass
