@@ -83,6 +83,7 @@ include tests/system/system.mk
 include tests/tool/tool.mk
 include samples/samples.mk
 include bench/bench.mk
+include bench/tool/tool.mk
 
 check: all
 	@sh tests/run.sh $(B)

@@ -259,6 +259,11 @@ EOF2
 sed -n '/^| site/,/^$/p' "$RES"
 grep '^- .*\(met\|MISSED\|not measured\)' "$RES"
 echo "bench: wrote $RES" >&2
+# Thread pauses and duration of `uklp load` (bench/RESULTS-tool.md).
+if ! sh bench/tool/run.sh "$B"; then
+	echo "bench: the pause benchmark failed (see bench/RESULTS-tool.md)" >&2
+	failed=1
+fi
 if [ $failed = 1 ]; then
 	echo "bench: some modes failed their checks (see $RES)" >&2
 	exit 1

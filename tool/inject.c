@@ -7,9 +7,9 @@
  * needs to come back is in its own memory before its registers are
  * changed, so the tool may die at any moment.
  *
- * Safe point (DESIGN.md 3.2). The thread is unwound through ptrace
- * (libunwind-ptrace, DWARF CFI of every frame). It is safe when no frame is
- * in the C library or the dynamic loader, except
+ * Safe point (DESIGN.md 3.2). The stopped thread is unwound from its
+ * registers (tool/unwind.c: DWARF CFI of every frame). It is safe when no
+ * frame is in the C library or the dynamic loader, except
  *   (a) a run of innermost frames that are plain blocking system call
  *       wrappers (wrapper_names[]: they hold no lock; joins, condition
  *       waits and lock waits are not among them), and
@@ -136,12 +136,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libunwind-ptrace.h>
-
 #include "inject.h"
 #include "ptrace.h"
 #include "step.h"
 #include "uklp_abi.h"
+#include "unwind.h"
 
 #define INJECT_RETRY_MS	  10
 #define INJECT_MAX_FRAMES 256
@@ -170,60 +169,54 @@
 #define RTLD_GLOBAL_  0x100
 #define RTLD_DLOPEN__ 0x80000000u /* glibc's __RTLD_DLOPEN */
 
+/* The restore stub (see the top of the file for what it does). */
+/* clang-format off */
 static const unsigned char stub_blob[] = {
-    /* signature, never executed */
-    'u',  'k',	'l',  'p',  '-',  'r',	'e',  's',  't',  'o',	'r',
-    'e',  '-',	'v',  '1',  0,	  0xb8, 0xff, 0xff, 0xff, 0xff, /* +0x10 mov
-								   $0xffffffff,%eax
-								 */
-    0xba, 0xff, 0xff, 0xff, 0xff, /* +0x15 mov $0xffffffff,%edx */
-    0x48, 0x0f, 0xae, 0xac, 0x24, 0x00, 0x01, 0x00, 0x00, /* +0x1a xrstor64
-							     0x100(%rsp) */
-    0xeb, 0x09,						  /* +0x23 jmp sc */
-    0x48, 0x0f, 0xae, 0x8c, 0x24, 0x00, 0x01, 0x00, 0x00, /* +0x25 fxrstor64
-							     0x100(%rsp) */
-    0x48, 0x83, 0xbc, 0x24, 0x88, 0x00, 0x00, 0x00, 0x00, /* +0x2e sc: cmpq
-							     $0x0,0x88(%rsp) */
-    0x74, 0x2e,						  /* +0x37 je common */
-    0x48, 0x8b, 0x84, 0x24, 0x90, 0x00, 0x00, 0x00, /* +0x39 mov 0x90(%rsp),%rax
-						     */
-    0x48, 0x8b, 0xbc, 0x24, 0x98, 0x00, 0x00, 0x00, /* +0x41 mov 0x98(%rsp),%rdi
-						     */
-    0x48, 0x8b, 0xb4, 0x24, 0xa0, 0x00, 0x00, 0x00, /* +0x49 mov 0xa0(%rsp),%rsi
-						     */
-    0x48, 0x8b, 0x94, 0x24, 0xa8, 0x00, 0x00, 0x00, /* +0x51 mov 0xa8(%rsp),%rdx
-						     */
-    0x4c, 0x8b, 0x94, 0x24, 0xb0, 0x00, 0x00, 0x00, /* +0x59 mov 0xb0(%rsp),%r10
-						     */
-    0x0f, 0x05,					    /* +0x61 syscall */
-    0x48, 0x89, 0x04, 0x24,			    /* +0x63 mov %rax,(%rsp) */
-    0xff, 0x74, 0x24, 0x78,	  /* +0x67 common: push 0x78(%rsp) */
-    0x9d,			  /* +0x6b popfq */
-    0x48, 0x8b, 0x04, 0x24,	  /* +0x6c mov (%rsp),%rax */
-    0x48, 0x8b, 0x5c, 0x24, 0x08, /* +0x70 mov 0x8(%rsp),%rbx */
-    0x48, 0x8b, 0x4c, 0x24, 0x10, /* +0x75 mov 0x10(%rsp),%rcx */
-    0x48, 0x8b, 0x54, 0x24, 0x18, /* +0x7a mov 0x18(%rsp),%rdx */
-    0x48, 0x8b, 0x74, 0x24, 0x20, /* +0x7f mov 0x20(%rsp),%rsi */
-    0x48, 0x8b, 0x7c, 0x24, 0x28, /* +0x84 mov 0x28(%rsp),%rdi */
-    0x48, 0x8b, 0x6c, 0x24, 0x30, /* +0x89 mov 0x30(%rsp),%rbp */
-    0x4c, 0x8b, 0x44, 0x24, 0x38, /* +0x8e mov 0x38(%rsp),%r8 */
-    0x4c, 0x8b, 0x4c, 0x24, 0x40, /* +0x93 mov 0x40(%rsp),%r9 */
-    0x4c, 0x8b, 0x54, 0x24, 0x48, /* +0x98 mov 0x48(%rsp),%r10 */
-    0x4c, 0x8b, 0x5c, 0x24, 0x50, /* +0x9d mov 0x50(%rsp),%r11 */
-    0x4c, 0x8b, 0x64, 0x24, 0x58, /* +0xa2 mov 0x58(%rsp),%r12 */
-    0x4c, 0x8b, 0x6c, 0x24, 0x60, /* +0xa7 mov 0x60(%rsp),%r13 */
-    0x4c, 0x8b, 0x74, 0x24, 0x68, /* +0xac mov 0x68(%rsp),%r14 */
-    0x4c, 0x8b, 0x7c, 0x24, 0x70, /* +0xb1 mov 0x70(%rsp),%r15 */
-    0x48, 0x8b, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00, /* +0xb6 mov 0x80(%rsp),%rsp
-						     */
-    0xc2, 0x00, 0x01,				    /* +0xbe ret $0x100 */
+	/* signature "uklp-restore-v1\0", never executed */
+	'u', 'k', 'l', 'p', '-', 'r', 'e', 's', 't', 'o', 'r', 'e', '-', 'v', '1', 0,
+	0xb8, 0xff, 0xff, 0xff, 0xff,			/* +0x10 mov $0xffffffff,%eax */
+	0xba, 0xff, 0xff, 0xff, 0xff,			/* +0x15 mov $0xffffffff,%edx */
+	0x48, 0x0f, 0xae, 0xac, 0x24, 0x00, 0x01, 0x00, 0x00, /* +0x1a xrstor64 0x100(%rsp) */
+	0xeb, 0x09,					/* +0x23 jmp sc */
+	0x48, 0x0f, 0xae, 0x8c, 0x24, 0x00, 0x01, 0x00, 0x00, /* +0x25 fxrstor64 0x100(%rsp) */
+	0x48, 0x83, 0xbc, 0x24, 0x88, 0x00, 0x00, 0x00, 0x00, /* +0x2e sc: cmpq $0x0,0x88(%rsp) */
+	0x74, 0x2e,					/* +0x37 je common */
+	0x48, 0x8b, 0x84, 0x24, 0x90, 0x00, 0x00, 0x00,	/* +0x39 mov 0x90(%rsp),%rax */
+	0x48, 0x8b, 0xbc, 0x24, 0x98, 0x00, 0x00, 0x00,	/* +0x41 mov 0x98(%rsp),%rdi */
+	0x48, 0x8b, 0xb4, 0x24, 0xa0, 0x00, 0x00, 0x00,	/* +0x49 mov 0xa0(%rsp),%rsi */
+	0x48, 0x8b, 0x94, 0x24, 0xa8, 0x00, 0x00, 0x00,	/* +0x51 mov 0xa8(%rsp),%rdx */
+	0x4c, 0x8b, 0x94, 0x24, 0xb0, 0x00, 0x00, 0x00,	/* +0x59 mov 0xb0(%rsp),%r10 */
+	0x0f, 0x05,					/* +0x61 syscall */
+	0x48, 0x89, 0x04, 0x24,				/* +0x63 mov %rax,(%rsp) */
+	0xff, 0x74, 0x24, 0x78,				/* +0x67 common: push 0x78(%rsp) */
+	0x9d,						/* +0x6b popfq */
+	0x48, 0x8b, 0x04, 0x24,				/* +0x6c mov (%rsp),%rax */
+	0x48, 0x8b, 0x5c, 0x24, 0x08,			/* +0x70 mov 0x8(%rsp),%rbx */
+	0x48, 0x8b, 0x4c, 0x24, 0x10,			/* +0x75 mov 0x10(%rsp),%rcx */
+	0x48, 0x8b, 0x54, 0x24, 0x18,			/* +0x7a mov 0x18(%rsp),%rdx */
+	0x48, 0x8b, 0x74, 0x24, 0x20,			/* +0x7f mov 0x20(%rsp),%rsi */
+	0x48, 0x8b, 0x7c, 0x24, 0x28,			/* +0x84 mov 0x28(%rsp),%rdi */
+	0x48, 0x8b, 0x6c, 0x24, 0x30,			/* +0x89 mov 0x30(%rsp),%rbp */
+	0x4c, 0x8b, 0x44, 0x24, 0x38,			/* +0x8e mov 0x38(%rsp),%r8 */
+	0x4c, 0x8b, 0x4c, 0x24, 0x40,			/* +0x93 mov 0x40(%rsp),%r9 */
+	0x4c, 0x8b, 0x54, 0x24, 0x48,			/* +0x98 mov 0x48(%rsp),%r10 */
+	0x4c, 0x8b, 0x5c, 0x24, 0x50,			/* +0x9d mov 0x50(%rsp),%r11 */
+	0x4c, 0x8b, 0x64, 0x24, 0x58,			/* +0xa2 mov 0x58(%rsp),%r12 */
+	0x4c, 0x8b, 0x6c, 0x24, 0x60,			/* +0xa7 mov 0x60(%rsp),%r13 */
+	0x4c, 0x8b, 0x74, 0x24, 0x68,			/* +0xac mov 0x68(%rsp),%r14 */
+	0x4c, 0x8b, 0x7c, 0x24, 0x70,			/* +0xb1 mov 0x70(%rsp),%r15 */
+	0x48, 0x8b, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00,	/* +0xb6 mov 0x80(%rsp),%rsp */
+	0xc2, 0x00, 0x01,				/* +0xbe ret $0x100 */
 };
+/* clang-format on */
 
-#define STUB_XRSTOR_ENTRY 0x10
+#define STUB_XRSTOR_ENTRY  0x10
+#define STUB_FXRSTOR_ENTRY 0x25
+#define STUB_POPFQ	   0x6b
+#define STUB_RET	   0xbe
 _Static_assert(sizeof(stub_blob) == 0xc1, "stub bytes as documented");
 _Static_assert(FR_SC + 6 * 8 <= FR_SC_TS && FR_SC_TS + 16 <= FR_FP,
 	       "frame head layout");
-#define STUB_FXRSTOR_ENTRY 0x25
 
 /*
  * Innermost frames allowed in the C library: plain blocking system call
@@ -233,100 +226,33 @@ _Static_assert(FR_SC + 6 * 8 <= FR_SC_TS && FR_SC_TS + 16 <= FR_FP,
  * the futex helpers (they hold or are about to take library or
  * application state), system(), fork/exec, anything of stdio or malloc.
  */
+/* clang-format off */
 static const char *const wrapper_names[] = {
-    "read",
-    "__read",
-    "__libc_read",
-    "write",
-    "__write",
-    "__libc_write",
-    "readv",
-    "writev",
-    "pread",
-    "pread64",
-    "__pread64",
-    "pwrite",
-    "pwrite64",
-    "__pwrite64",
-    "nanosleep",
-    "__nanosleep",
-    "__libc_nanosleep",
-    "clock_nanosleep",
-    "__clock_nanosleep",
-    "__GI___clock_nanosleep",
-    "__clock_nanosleep_time64",
-    "sleep",
-    "usleep",
-    "pause",
-    "__pause",
-    "__libc_pause",
-    "poll",
-    "__poll",
-    "ppoll",
-    "__ppoll",
-    "select",
-    "__select",
-    "pselect",
-    "__pselect",
-    "epoll_wait",
-    "epoll_pwait",
-    "epoll_pwait2",
-    "accept",
-    "__accept",
-    "__libc_accept",
-    "accept4",
-    "recv",
-    "__recv",
-    "__libc_recv",
-    "recvfrom",
-    "__recvfrom",
-    "__libc_recvfrom",
-    "recvmsg",
-    "__recvmsg",
-    "__libc_recvmsg",
-    "recvmmsg",
-    "send",
-    "__send",
-    "__libc_send",
-    "sendto",
-    "__sendto",
-    "__libc_sendto",
-    "sendmsg",
-    "__sendmsg",
-    "__libc_sendmsg",
-    "connect",
-    "__connect",
-    "__libc_connect",
-    "waitpid",
-    "__waitpid",
-    "__libc_waitpid",
-    "wait",
-    "__wait",
-    "wait3",
-    "wait4",
-    "__wait4",
-    "waitid",
-    "__waitid",
-    "sigsuspend",
-    "__sigsuspend",
-    "sigwaitinfo",
-    "__sigwaitinfo",
-    "sigtimedwait",
-    "__sigtimedwait",
-    "msgrcv",
-    "__msgrcv",
-    "msgsnd",
-    "__msgsnd",
-    "semop",
-    "semtimedop",
-    "fsync",
-    "fdatasync",
-    "flock",
-    "syscall",
-    "__syscall_cancel",
-    "__syscall_cancel_arch",
-    "__internal_syscall_cancel",
+	"read", "__read", "__libc_read", "write", "__write", "__libc_write",
+	"readv", "writev", "pread", "pread64", "__pread64",
+	"pwrite", "pwrite64", "__pwrite64",
+	"nanosleep", "__nanosleep", "__libc_nanosleep",
+	"clock_nanosleep", "__clock_nanosleep", "__GI___clock_nanosleep",
+	"__clock_nanosleep_time64", "sleep", "usleep",
+	"pause", "__pause", "__libc_pause",
+	"poll", "__poll", "ppoll", "__ppoll", "select", "__select",
+	"pselect", "__pselect", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+	"accept", "__accept", "__libc_accept", "accept4",
+	"recv", "__recv", "__libc_recv", "recvfrom", "__recvfrom",
+	"__libc_recvfrom", "recvmsg", "__recvmsg", "__libc_recvmsg", "recvmmsg",
+	"send", "__send", "__libc_send", "sendto", "__sendto", "__libc_sendto",
+	"sendmsg", "__sendmsg", "__libc_sendmsg",
+	"connect", "__connect", "__libc_connect",
+	"waitpid", "__waitpid", "__libc_waitpid", "wait", "__wait", "wait3",
+	"wait4", "__wait4", "waitid", "__waitid",
+	"sigsuspend", "__sigsuspend", "sigwaitinfo", "__sigwaitinfo",
+	"sigtimedwait", "__sigtimedwait",
+	"msgrcv", "__msgrcv", "msgsnd", "__msgsnd", "semop", "semtimedop",
+	"fsync", "fdatasync", "flock", "syscall",
+	/* glibc 2.39+: the cancellable syscall path is its own frames */
+	"__syscall_cancel", "__syscall_cancel_arch", "__internal_syscall_cancel",
 };
+/* clang-format on */
 
 /* Start frames of the main thread and of other threads. */
 static const char *const start_main_names[] = {
@@ -482,273 +408,11 @@ static void describe_frame(const struct frame *f, char *buf, size_t len)
 }
 
 /*
- * The unwinder: libunwind's remote DWARF unwinder with our own accessors
- * around libunwind-ptrace's (registers come from _UPT). libunwind-ptrace
- * alone reads the target one word per PTRACE_PEEKDATA and re-reads
- * /proc/PID/maps and re-maps an object's file each time the unwind moves
- * to another object: milliseconds per unwind, all of them with the thread
- * stopped. Here memory is read a page at a time (process_vm_readv) and
- * kept for the unwind, and the unwind table of an object is taken from its
- * PT_GNU_EH_FRAME segment in the target's memory, as perf does.
- */
-#define UW_PAGES     64
-#define UW_PAGE	     4096ul
-#define UW_MAX_OBJS  64
-
-/* extern in libunwind, not in its headers (perf declares it the same way) */
-extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
-					      unw_word_t ip,
-					      unw_dyn_info_t *di,
-					      unw_proc_info_t *pi,
-					      int need_unwind_info, void *arg);
-
-struct uw_page {
-	uintptr_t base; /* 0: empty */
-	int ok;
-	unsigned char data[UW_PAGE];
-};
-
-struct uw_obj {
-	uintptr_t text_start;
-	int ok;
-	unw_dyn_info_t di;
-};
-
-struct uw_ctx {
-	struct proc *p;
-	void *upt;
-	struct uw_page *pages; /* [UW_PAGES] */
-	struct uw_obj objs[UW_MAX_OBJS];
-	size_t nobjs;
-};
-
-static int uw_read(struct uw_ctx *c, uintptr_t addr, void *out, size_t len)
-{
-	unsigned char *o = out;
-
-	while (len) {
-		uintptr_t base = addr & ~(UW_PAGE - 1);
-		struct uw_page *pg = &c->pages[(base / UW_PAGE) % UW_PAGES];
-		size_t off = addr - base, n = UW_PAGE - off;
-
-		if (pg->base != base) {
-			pg->base = base;
-			pg->ok = !proc_read(c->p, base, pg->data, UW_PAGE);
-		}
-		if (!pg->ok)
-			return -1;
-		if (n > len)
-			n = len;
-		memcpy(o, pg->data + off, n);
-		o += n;
-		addr += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int uw_access_mem(unw_addr_space_t as, unw_word_t addr,
-			 unw_word_t *val, int write, void *arg)
-{
-	struct uw_ctx *c = arg;
-
-	if (write || uw_read(c, addr, val, sizeof(*val)))
-		return _UPT_access_mem(as, addr, val, write, c->upt);
-	return 0;
-}
-
-static int uw_access_reg(unw_addr_space_t as, unw_regnum_t reg,
-			 unw_word_t *val, int write, void *arg)
-{
-	return _UPT_access_reg(as, reg, val, write,
-			       ((struct uw_ctx *)arg)->upt);
-}
-
-static int uw_access_fpreg(unw_addr_space_t as, unw_regnum_t reg,
-			   unw_fpreg_t *val, int write, void *arg)
-{
-	return _UPT_access_fpreg(as, reg, val, write,
-				 ((struct uw_ctx *)arg)->upt);
-}
-
-static void uw_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
-			       void *arg)
-{
-	_UPT_put_unwind_info(as, pi, ((struct uw_ctx *)arg)->upt);
-}
-
-/* No dynamically registered unwind info (_U_dyn_register) is looked for. */
-static int uw_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dil,
-				     void *arg)
-{
-	return -UNW_ENOINFO;
-}
-
-static int uw_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
-{
-	return -UNW_EINVAL;
-}
-
-static int uw_get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf,
-			    size_t len, unw_word_t *off, void *arg)
-{
-	return -UNW_ENOINFO;
-}
-
-/* The unwind table of @o from its .eh_frame_hdr (DW_EH_PE encodings). */
-static int uw_obj_table(struct uw_ctx *c, struct proc_obj *o,
-			unw_dyn_info_t *di)
-{
-	const Elf64_Phdr *eh = NULL;
-	unsigned char hdr[4];
-	uintptr_t at;
-	uint32_t count;
-
-	for (size_t i = 0; i < o->nphdrs; i++)
-		if (o->phdrs[i].p_type == PT_GNU_EH_FRAME)
-			eh = &o->phdrs[i];
-	if (!eh)
-		return -1;
-	at = o->bias + eh->p_vaddr;
-	/* version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table
-	 * datarel|sdata4 (what every x86-64 linker writes) */
-	if (uw_read(c, at, hdr, 4) || hdr[0] != 1 || hdr[1] != 0x1b ||
-	    hdr[2] != 0x03 || hdr[3] != 0x3b ||
-	    uw_read(c, at + 8, &count, 4) || !count)
-		return -1;
-	memset(di, 0, sizeof(*di));
-	di->format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	di->start_ip = o->text_start;
-	di->end_ip = o->text_end;
-	di->u.rti.segbase = at;
-	di->u.rti.table_data = at + 12;
-	/* two int32 per entry, table_len in words */
-	di->u.rti.table_len = count * 8 / sizeof(unw_word_t);
-	return 0;
-}
-
-static int uw_find_proc_info(unw_addr_space_t as, unw_word_t ip,
-			     unw_proc_info_t *pi, int need_unwind_info,
-			     void *arg)
-{
-	struct uw_ctx *c = arg;
-	struct proc_obj *o = proc_obj_at(c->p, ip);
-	struct uw_obj *u = NULL;
-
-	if (!o || ip < o->text_start || ip >= o->text_end)
-		return -UNW_ENOINFO;
-	for (size_t i = 0; i < c->nobjs; i++)
-		if (c->objs[i].text_start == o->text_start)
-			u = &c->objs[i];
-	if (!u && c->nobjs < UW_MAX_OBJS) {
-		u = &c->objs[c->nobjs++];
-		u->text_start = o->text_start;
-		u->ok = !uw_obj_table(c, o, &u->di);
-	}
-	if (!u || !u->ok)
-		return _UPT_find_proc_info(as, ip, pi, need_unwind_info,
-					   c->upt);
-	return _Ux86_64_dwarf_search_unwind_table(as, ip, &u->di, pi,
-						  need_unwind_info, arg);
-}
-
-static unw_accessors_t uw_accessors = {
-	.find_proc_info = uw_find_proc_info,
-	.put_unwind_info = uw_put_unwind_info,
-	.get_dyn_info_list_addr = uw_get_dyn_info_list_addr,
-	.access_mem = uw_access_mem,
-	.access_reg = uw_access_reg,
-	.access_fpreg = uw_access_fpreg,
-	.resume = uw_resume,
-	.get_proc_name = uw_get_proc_name,
-};
-
-/**
- * inject_unwind() - the call chain of a stopped thread, by DWARF CFI
- * @p:		the process view
- * @t:		a thread stopped with pt_stop()
- * @ips:	out: ips[0] = its pc, then the return addresses, innermost
- *		first
- * @max:	room in @ips
- * @n:		out: frames found (also on failure: the ones before it)
- *
- * Reliable means: every frame has CFI, and the unwind ended where the CFI
- * says there is no return address (the thread's start: _start, clone3).
- *
- * Return: 0 (reliable), -ENOENT (a frame without CFI: ips[*n - 1]),
- * -EIO (the unwind failed), -E2BIG (more than @max frames), -ENOMEM.
- */
-int inject_unwind(struct proc *p, const struct pt_thread *t, uintptr_t *ips,
-		  size_t max, size_t *n)
-{
-	unw_addr_space_t as;
-	struct uw_ctx *c;
-	unw_cursor_t cur;
-	int r, err;
-
-	*n = 0;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->p = p;
-	c->pages = calloc(UW_PAGES, sizeof(*c->pages));
-	c->upt = _UPT_create(t->tid);
-	as = unw_create_addr_space(&uw_accessors, 0);
-	if (!c->pages || !c->upt || !as) {
-		err = -ENOMEM;
-		goto out;
-	}
-	unw_set_caching_policy(as, UNW_CACHE_NONE);
-	if (unw_init_remote(&cur, as, c) < 0) {
-		err = -EIO;
-		goto out;
-	}
-	for (;;) {
-		unw_proc_info_t pi;
-		unw_word_t ip;
-
-		if (*n == max) {
-			err = -E2BIG;
-			goto out;
-		}
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip) {
-			err = -EIO;
-			goto out;
-		}
-		ips[(*n)++] = ip;
-		/* Every frame must have CFI (libunwind makes up a one-byte
-		 * procedure where there is none, and guesses on). */
-		memset(&pi, 0, sizeof(pi));
-		if (unw_get_proc_info(&cur, &pi) < 0 ||
-		    pi.end_ip <= pi.start_ip + 1) {
-			err = -ENOENT;
-			goto out;
-		}
-		r = unw_step(&cur);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			err = -EIO;
-			goto out;
-		}
-	}
-	err = 0;
-out:
-	if (as)
-		unw_destroy_addr_space(as);
-	if (c->upt)
-		_UPT_destroy(c->upt);
-	free(c->pages);
-	free(c);
-	return err;
-}
-
-/*
  * Unwind the stopped thread and apply the safe point rule. Return 1 when
  * safe, 0 when not (with the reason in @why), or -errno.
  */
-static int thread_is_safe(struct proc *p, const struct pt_thread *t,
-			  char *why, size_t whylen)
+static int thread_is_safe(struct proc *p, const struct pt_thread *t, char *why,
+			  size_t whylen)
 {
 	struct frame *fr;
 	uintptr_t *ips;
@@ -762,12 +426,16 @@ static int thread_is_safe(struct proc *p, const struct pt_thread *t,
 		safe = -ENOMEM;
 		goto out;
 	}
-	err = inject_unwind(p, t, ips, INJECT_MAX_FRAMES, &n);
-	if (err == -ENOMEM) {
+	/* Reliable (tool/unwind.c): every frame has CFI and the chain ends
+	 * where the CFI says it does (_start, clone3). */
+	err = unwind_remote_regs(p, &t->regs, ips, INJECT_MAX_FRAMES, &n);
+	if (err && err != -EAGAIN && err != -ENOENT) {
 		safe = err;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	if (!n) /* not even the pc: describe that */
+		ips[0] = t->regs.rip;
+	for (size_t i = 0; i < (n ? n : 1); i++) {
 		/* A return address points after the call: look up ip - 1. */
 		uintptr_t look = i ? ips[i] - 1 : ips[i];
 		struct proc_obj *o = proc_obj_at(p, look);
@@ -785,15 +453,9 @@ static int thread_is_safe(struct proc *p, const struct pt_thread *t,
 			f->name = s.name;
 	}
 	if (err) {
-		if (n)
-			describe_frame(&fr[n - 1], d, sizeof(d));
-		else
-			snprintf(d, sizeof(d), "at its pc");
-		snprintf(why, whylen, "%s %s",
-			 err == -ENOENT	 ? "no unwind information for frame"
-			 : err == -E2BIG ? "too many frames, last"
-					 : "unwind failed at frame",
-			 d);
+		describe_frame(&fr[n ? n - 1 : 0], d, sizeof(d));
+		snprintf(why, whylen, "no reliable unwind (frame %zu %s)",
+			 n ? n - 1 : 0, d);
 		goto out;
 	}
 
@@ -813,7 +475,8 @@ static int thread_is_safe(struct proc *p, const struct pt_thread *t,
 		goto out;
 	}
 	if (!tail && n && fr[n - 1].libc) {
-		snprintf(why, whylen, "unwind did not reach the thread's start");
+		snprintf(why, whylen,
+			 "unwind did not reach the thread's start");
 		goto out;
 	}
 	safe = 1;
@@ -914,17 +577,32 @@ static int sleep_as_absolute(struct proc *p, const struct pt_thread *t,
 			     struct resume *r)
 {
 	const struct user_regs_struct *g = &t->regs;
+	uint64_t nr = g->orig_rax, mono, ns;
 	uintptr_t req, rem;
 	struct timespec left, now;
+	unsigned char code[7];
 	clockid_t clk;
-	uint64_t mono, ns;
 
-	if (g->orig_rax == SYS_nanosleep) {
+	/*
+	 * Stopped before (by us, by a debugger): the kernel restarted the
+	 * sleep as restart_syscall, with the registers of the original call.
+	 * Which one it was, the wrapper says: "mov $nr,%eax; syscall" (b8
+	 * imm32 0f 05), as glibc's are written.
+	 */
+	if (nr == SYS_restart_syscall) {
+		uint32_t imm;
+
+		if (proc_read(p, g->rip - sizeof(code), code, sizeof(code)) ||
+		    code[0] != 0xb8 || code[5] != 0x0f || code[6] != 0x05)
+			return -ENOENT;
+		memcpy(&imm, code + 1, 4);
+		nr = imm;
+	}
+	if (nr == SYS_nanosleep) {
 		clk = CLOCK_MONOTONIC;
 		req = g->rdi;
 		rem = g->rsi;
-	} else if (g->orig_rax == SYS_clock_nanosleep &&
-		   !(g->rsi & TIMER_ABSTIME)) {
+	} else if (nr == SYS_clock_nanosleep && !(g->rsi & TIMER_ABSTIME)) {
 		clk = (clockid_t)g->rdi;
 		req = g->rdx;
 		rem = g->r10;
@@ -1017,6 +695,27 @@ static void frame_head(unsigned char *b, uintptr_t b_addr,
 		memcpy(b + FR_SC + 8, sc, sizeof(sc));
 		memcpy(b + FR_SC_TS, &r->ts, sizeof(r->ts));
 	}
+}
+
+/* Is the process stopped by job control (state T in /proc/PID/stat)? */
+static int process_stopped(pid_t pid)
+{
+	char fn[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/stat", (int)pid);
+	fd = open(fn, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses */
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] == 'T';
 }
 
 /*
@@ -1178,6 +877,81 @@ out:
 }
 
 /**
+ * inject_stub_regs() - for a thread stopped inside the restore stub, the
+ * registers it will have when it leaves the stub
+ * @p:		the process view
+ * @regs:	the thread's registers (as pt_stop() read them)
+ * @out:	filled on success
+ *
+ * A thread whose interrupted sleep the stub finishes (see the top of the
+ * file) may sit in the stub for as long as that sleep; its call chain is
+ * the one it had when it was hijacked, and it is unwound from these
+ * registers (unwind_remote_regs()). rax is the value saved before the
+ * sleep, not its result.
+ *
+ * Return: 0, or -ENOENT when @regs->rip is not in a restore stub.
+ */
+int inject_stub_regs(struct proc *p, const struct user_regs_struct *regs,
+		     struct user_regs_struct *out)
+{
+	struct proc_obj *o = proc_obj_at(p, regs->rip);
+	unsigned char code[sizeof(stub_blob)];
+	uint64_t head[FR_X / 8 + 1], rip;
+	uintptr_t start, stub = 0, b, off;
+	size_t len;
+
+	/* The stub lives in the slack after an object's code. */
+	if (!o || proc_obj_exec_slack(o, &start, &len) || regs->rip < start ||
+	    regs->rip >= start + len)
+		return -ENOENT;
+	for (uintptr_t c = (start + 15) & ~(uintptr_t)15; c <= regs->rip;
+	     c += 16) {
+		if (regs->rip - c >= sizeof(stub_blob))
+			continue;
+		if (!proc_read(p, c, code, sizeof(code)) &&
+		    !memcmp(code, stub_blob, sizeof(code))) {
+			stub = c;
+			break;
+		}
+	}
+	off = regs->rip - stub;
+	if (!stub || off < STUB_XRSTOR_ENTRY)
+		return -ENOENT;
+	*out = *regs;
+	if (off == STUB_RET) { /* rsp = X: only rip and rsp are left */
+		if (proc_read(p, regs->rsp, &rip, 8))
+			return -ENOENT;
+		out->rip = rip;
+		out->rsp = regs->rsp + 8 + FR_RET_POP;
+		return 0;
+	}
+	/* rsp = B, but at the popfq, where the rflags are pushed */
+	b = off == STUB_POPFQ ? regs->rsp + 8 : regs->rsp;
+	if (proc_read(p, b, head, sizeof(head)) ||
+	    proc_read(p, head[FR_X / 8], &rip, 8))
+		return -ENOENT;
+	out->rax = head[0];
+	out->rbx = head[1];
+	out->rcx = head[2];
+	out->rdx = head[3];
+	out->rsi = head[4];
+	out->rdi = head[5];
+	out->rbp = head[6];
+	out->r8 = head[7];
+	out->r9 = head[8];
+	out->r10 = head[9];
+	out->r11 = head[10];
+	out->r12 = head[11];
+	out->r13 = head[12];
+	out->r14 = head[13];
+	out->r15 = head[14];
+	out->eflags = head[FR_RFLAGS / 8];
+	out->rip = rip;
+	out->rsp = head[FR_X / 8] + 8 + FR_RET_POP;
+	return 0;
+}
+
+/**
  * inject_call_on() - inject_call() with a choice of thread and argument
  * @p:		the process view
  * @only_tid:	0, or the one thread to use
@@ -1207,13 +981,20 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 		return -ENAMETOOLONG;
 	if (stridx < 0 || stridx > 2)
 		return -EINVAL;
+	if (process_stopped(p->pid)) {
+		set_error("process %d is stopped (job control): nothing was "
+			  "changed; continue it (SIGCONT) first",
+			  (int)p->pid);
+		return -EAGAIN;
+	}
 	err = find_stub(p, &stub);
 	if (err)
 		goto out;
-	/* Read the symbol tables now, not while a thread is stopped. */
+	/* Read symbol and unwind tables now, not while a thread is stopped. */
 	for (size_t i = 0; i < p->nobjs; i++)
 		if (is_libc_obj(&p->objs[i]))
 			proc_obj_elf(&p->objs[i]);
+	unwind_prepare(p);
 
 	for (;;) {
 		pid_t *tids = NULL;
@@ -1244,6 +1025,19 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 			}
 			all_perm = 0;
 			step("search: thread stopped");
+			if (t.group_stop) {
+				/* Stopped by job control meanwhile: a call
+				 * would wait for SIGCONT; change nothing. */
+				pt_resume(&t);
+				set_error(
+				    "process %d is stopped (job control): "
+				    "nothing was changed; continue it "
+				    "(SIGCONT) first",
+				    (int)p->pid);
+				free(tids);
+				err = -EAGAIN;
+				goto out;
+			}
 			why[0] = '\0';
 			safe = thread_is_safe(p, &t, why, sizeof(why));
 			step("search: thread unwound");

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/user.h>
 
 #include "proc.h"
-#include "ptrace.h"
 
 /**
  * inject_call() - make one thread of the target call fn(a0, a1, a2)
@@ -77,24 +77,20 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 		   int timeout_ms);
 
 /**
- * inject_unwind() - the call chain of a stopped thread, by DWARF CFI
+ * inject_stub_regs() - for a thread stopped inside the restore stub, the
+ * registers it will have when it leaves the stub
  * @p:		the process view
- * @t:		a thread stopped with pt_stop()
- * @ips:	out: ips[0] = its pc, then the return addresses, innermost
- *		first
- * @max:	room in @ips
- * @n:		out: frames found (also on failure: the ones before it)
+ * @regs:	the thread's registers (as pt_stop() read them)
+ * @out:	filled on success
  *
- * Reliable means: every frame has CFI, and the unwind ended where the CFI
- * says there is no return address (the thread's start: _start, clone3).
- * Memory is read a page at a time and unwind tables come from the target's
- * PT_GNU_EH_FRAME segments: a few hundred microseconds for a usual stack.
+ * A thread whose interrupted sleep the stub finishes may sit in the stub
+ * for as long as that sleep; its call chain is the one it had when it was
+ * hijacked: unwind it from these registers (unwind_remote_regs()).
  *
- * Return: 0 (reliable), -ENOENT (a frame without CFI: ips[*n - 1]),
- * -EIO (the unwind failed), -E2BIG (more than @max frames), -ENOMEM.
+ * Return: 0, or -ENOENT when @regs->rip is not in a restore stub.
  */
-int inject_unwind(struct proc *p, const struct pt_thread *t, uintptr_t *ips,
-		  size_t max, size_t *n);
+int inject_stub_regs(struct proc *p, const struct user_regs_struct *regs,
+		     struct user_regs_struct *out);
 
 /**
  * inject_max_pause_ns() - the longest time one thread was stopped during

@@ -16,6 +16,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,28 @@ static int wait_trap(struct pt_thread *t)
 	}
 }
 
+/*
+ * Bench only: UKLP_TOOL_PAUSES=FILE appends each stop's duration
+ * (pt_paused_ns(), ns) to FILE, one a line; written after the detach, so it
+ * adds nothing to the pause.
+ */
+static void log_pause(const struct pt_thread *t)
+{
+	static int fd = -2;
+
+	if (fd == -2) {
+		const char *path = getenv("UKLP_TOOL_PAUSES");
+
+		fd = path && *path ? open(path,
+					  O_WRONLY | O_CREAT | O_APPEND |
+						  O_CLOEXEC,
+					  0644)
+				   : -1;
+	}
+	if (fd >= 0)
+		dprintf(fd, "%llu\n", (unsigned long long)pt_paused_ns(t));
+}
+
 /**
  * pt_stop() - seize one thread and stop it where it is
  * @tid:	thread id
@@ -183,6 +206,7 @@ err_detach:
 	if (ptrace(PTRACE_DETACH, tid, 0, 0))
 		reap(tid);
 	t->resume_ns = pt_now_ns();
+	log_pause(t);
 	return err;
 }
 
@@ -274,6 +298,7 @@ int pt_resume(struct pt_thread *t)
 		reap(t->tid);
 	}
 	t->resume_ns = pt_now_ns();
+	log_pause(t);
 	return err;
 }
 

@@ -4,45 +4,55 @@
  * how long it takes, against a stop-the-world load of the same patch into
  * the same target (bench/tool/run.sh runs it; bench/tool/tool.mk builds it).
  *
- *   tool-pausebench [-r RUNS] [-m METHODS] [-o RAWDIR] [-u UKLP]
- *                   TARGET LIBUKLP PATCH NTHREADS
+ *   tool-pausebench [-s] [-r RUNS] [-t DEADLINE_S] [-m METHODS]
+ *                   [-o RAWDIR] [-u UKLP] TARGET LIBUKLP PATCH NTHREADS
  *
  * Each run starts a fresh TARGET NTHREADS (bench/tool/target.c), lets it
- * run 100 ms, loads PATCH into it with one method, and kills it. METHODS
- * (comma-separated, default "uklp,stw") take turns within a run of the
- * loop, their order alternating from run to run:
+ * run 100 ms, loads PATCH into it with one method, and kills it (SIGKILL,
+ * reaped; PR_SET_PDEATHSIG should this program die). METHODS
+ * (comma-separated, default "uklp,stw") take turns, their order alternating
+ * from run to run. uklp and stw run in a child process that is killed at
+ * the run's deadline (-t, default 60 s; the kernel then detaches whatever
+ * it held); what it measured so far is in shared memory.
  *
  *   uklp  what `uklp load PID PATCH` does (tool/cmd_load.c), with the
- *         tool's own code linked in (build/obj/tool/, but main.o): inject_runtime(),
- *         inject_tool_call(UKLP_OP_LOAD), switch_wait(). Every stop of a
- *         thread ends in pt_resume(); the program is linked with
- *         -Wl,--wrap=pt_resume,--wrap=pt_stop so that each stop's
- *         pt_paused_ns() (from the trap to the detach: what the tool
- *         records) and its seize-to-resume time (PTRACE_SEIZE issued to
- *         detach done: an upper bound of what the thread saw) are logged.
+ *         tool's own code linked in (its objects but main.o):
+ *         inject_runtime(), inject_tool_call(UKLP_OP_LOAD), switch_wait().
+ *         Every stop of a thread ends in pt_resume(): the program is linked
+ *         with -Wl,--wrap=pt_stop,--wrap=pt_resume, and logs each stop's
+ *         pt_paused_ns() (the trap seen by the tool to the detach: what the
+ *         tool itself reports) and its seize-to-resume time (PTRACE_SEIZE
+ *         issued to the detach: it adds the wait for a preempted thread to
+ *         be scheduled and take the trap).
  *   stw   what user-space patchers that stop the world do, with the same
- *         machinery: stop every thread (pt_stop(), one after the other,
- *         all held), unwind each and check that none is inside a function
- *         the patch replaces (if one is: let all go, wait 2 ms, try again),
- *         then with all of them still stopped make one thread (the main
- *         thread; the only one when NTHREADS = 1) load the runtime and the
- *         patch (inject_call_on() of dlopen and uklp_tool_call), switch
- *         every held thread from the tool (as switch.c does, without
- *         letting it go), stop the loading thread again and switch it,
- *         wait until the runtime completes the transition, and only then
- *         let every thread go. Each thread's pause is the whole hold (the
- *         loading thread's from its first stop to its last resume: it runs
- *         the patcher's calls, not its own code, in between).
+ *         machinery, in its best case: stop every thread at once
+ *         (PTRACE_SEIZE + PTRACE_INTERRUPT to all, then collect the traps),
+ *         unwind each and check that none is inside a function the patch
+ *         replaces (if one is: let all go, wait 2 ms, try again), then with
+ *         all of them still stopped make one thread (the main thread) load
+ *         the runtime and the patch (inject_call_on() of dlopen and of
+ *         uklp_tool_call), switch every held thread from the tool (as
+ *         switch.c does, without letting it go), stop the loading thread
+ *         again and switch it, wait until the runtime's worker completes
+ *         the transition, and only then let every thread go. A thread's
+ *         pause is from its trap (as collected) to its detach; the loading
+ *         thread's from its first trap to its last detach (it runs the
+ *         patcher's calls, not its own code, in between).
  *   cli   the real command: fork+exec UKLP load PID PATCH, wall time; with
- *         UKLP_TOOL_PAUSES=FILE in its environment: if the tool writes its
- *         pauses there (one duration in ns a line), they are reported.
+ *         UKLP_TOOL_PAUSES=FILE in its environment: if the tool appends its
+ *         stops there (one duration in ns a line), they are reported.
  *
  * Output: one line per method on stdout,
- *   RESULT method=M threads=N runs=R ok=K total_med_ms= total_max_ms= ...
- * (keys in print_result()); with -o, RAWDIR/METHOD.pauses ("NS PHASE" a line,
- * all runs; PHASE 0: a stop of the runtime's injection, 1: of the load
+ *   RESULT method=M threads=N funcs=F runs=R ok=K timeouts=T ...
+ * (keys in print_result()); with -o, RAWDIR/METHOD.pauses ("NS PHASE RUN"
+ * a line; PHASE 0: a stop of the runtime's injection, 1: of the load
  * call's injection, 2: of a switch pass, 3: a stw hold, 4: cli) and
- * RAWDIR/METHOD.runs (one line per run).
+ * RAWDIR/METHOD.runs (one line per run). Exit status 1 when a run failed
+ * (one past its deadline is not a failure: it is reported as such).
+ *
+ * -s prints each numbered point of the tool's work (tool/step.h, wrapped
+ * too: --wrap=step) on stderr with the time since the previous one: where
+ * the time of a stop goes ("search: thread stopped" to "hijack: detached").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +64,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,18 +82,16 @@
 #include "uklp_abi.h"
 #include "unwind.h"
 
-#define TIMEOUT_MS	30000
-#define WARMUP_MS	100
-#define STW_RETRY_US	2000
-#define STW_MAX_TRIES	1000
-#define STW_MAX_MS	20000
-#define MAX_FRAMES	256
-#define TOOL_NFUNCS	1000
-#define RTLD_NOW_	0x2
-#define RTLD_GLOBAL_	0x100
+#define SPAWN_TIMEOUT_MS 30000
+#define WARMUP_MS	 100
+#define STW_RETRY_US	 2000
+#define MAX_FRAMES	 256
+#define TOOL_NFUNCS	 1000
+#define RTLD_NOW_	 0x2
+#define RTLD_GLOBAL_	 0x100
 
 /* Same encoding as runtime/threads.h. */
-#define WORD(gen, state) (((uint32_t)(gen) << 2) | 2u | ((state)&1))
+#define WORD(gen, state)     (((uint32_t)(gen) << 2) | 2u | ((state)&1))
 #define WORD_CURRENT(w, gen) (((w) >> 2) == ((gen)&0x3fffffffu) && ((w)&2))
 
 struct vec {
@@ -140,20 +150,75 @@ static void sleep_us(long us)
 		;
 }
 
+/*
+ * What one run measured, in memory shared with the measuring child (it may
+ * be killed at the deadline: what it logged so far stays readable).
+ */
+#define MAX_STOPS (1u << 20)
+
+struct run {
+	int ok;
+	int timed_out;	    /* killed at the deadline */
+	uint64_t total_ns;  /* start to transition complete */
+	uint64_t inject_ns; /* runtime injected and ready */
+	uint64_t call_ns;   /* the load call answered */
+	uint64_t caught_ns; /* stw: every thread stopped and checked */
+	size_t threads;	    /* threads the last pass saw (uklp), held (stw) */
+	int tries;	    /* stw: attempts to catch every thread outside */
+	char err[256];
+};
+
+struct shared {
+	struct run res;
+	volatile size_t n; /* stops logged */
+	uint64_t pause[MAX_STOPS];
+	uint64_t seize[MAX_STOPS]; /* 0: not known */
+	uint8_t phase[MAX_STOPS];
+};
+
+static struct shared *sh;
+static int g_timeout_ms = 60000; /* -t: a run's deadline */
+
+static void log_stop(uint64_t pause, uint64_t seize, int phase)
+{
+	size_t i = sh->n;
+
+	if (i >= MAX_STOPS)
+		return;
+	sh->pause[i] = pause;
+	sh->seize[i] = seize;
+	sh->phase[i] = (uint8_t)phase;
+	__atomic_store_n(&sh->n, i + 1, __ATOMIC_RELEASE);
+}
+
 /* ---- every stop of the tool's code: --wrap=pt_stop,--wrap=pt_resume ---- */
 
 int __real_pt_stop(pid_t tid, struct pt_thread *t);
 int __real_pt_resume(struct pt_thread *t);
 int __wrap_pt_stop(pid_t tid, struct pt_thread *t);
 int __wrap_pt_resume(struct pt_thread *t);
+void __real_step(const char *what);
+void __wrap_step(const char *what);
 
-static int g_log;		  /* log the stops now */
-static struct vec *g_pauses;	  /* pt_paused_ns() of each stop */
-static struct vec *g_seizes;	  /* seize-to-resume of each stop */
-static int g_phase;		  /* uklp: 0 inject, 1 load call, 2 switch */
-static struct vec *g_phases;	  /* the phase of each logged stop */
-static pid_t g_seize_tid;	  /* the thread last seized */
-static uint64_t g_seize_ns;	  /* when */
+static int g_steps; /* -s: print the tool's steps with their times */
+
+/* With -s: "+US step" on stderr, the time since the previous step. */
+void __wrap_step(const char *what)
+{
+	static uint64_t last;
+	uint64_t n = now_ns();
+
+	if (g_steps)
+		fprintf(stderr, "step +%9.1f us  %s\n",
+			last ? (double)(n - last) / 1e3 : 0.0, what);
+	last = n;
+	__real_step(what);
+}
+
+static int g_log;	    /* log the stops now */
+static int g_phase;	    /* 0 inject, 1 load call, 2 switch */
+static pid_t g_seize_tid;   /* the thread last seized */
+static uint64_t g_seize_ns; /* when */
 
 int __wrap_pt_stop(pid_t tid, struct pt_thread *t)
 {
@@ -171,12 +236,12 @@ int __wrap_pt_resume(struct pt_thread *t)
 {
 	int ret = __real_pt_resume(t);
 
-	if (g_log) {
-		vpush(g_pauses, pt_paused_ns(t));
-		vpush(g_phases, (uint64_t)g_phase);
-		if (t->tid == g_seize_tid && t->resume_ns >= g_seize_ns)
-			vpush(g_seizes, t->resume_ns - g_seize_ns);
-	}
+	if (g_log)
+		log_stop(pt_paused_ns(t),
+			 t->tid == g_seize_tid && t->resume_ns >= g_seize_ns
+			     ? t->resume_ns - g_seize_ns
+			     : 0,
+			 g_phase);
 	return ret;
 }
 
@@ -188,7 +253,7 @@ static pid_t spawn_target(const char *bin, int nthreads)
 	size_t len = 0;
 	int fd[2];
 	pid_t pid;
-	uint64_t deadline = now_ns() + (uint64_t)TIMEOUT_MS * 1000000;
+	uint64_t deadline = now_ns() + (uint64_t)SPAWN_TIMEOUT_MS * 1000000;
 
 	if (pipe(fd))
 		return -1;
@@ -239,33 +304,16 @@ static void kill_target(pid_t pid)
 
 /* ---- one run ---- */
 
-struct run {
-	int ok;
-	uint64_t total_ns;
-	uint64_t inject_ns; /* runtime injected and ready */
-	uint64_t call_ns;   /* the load call answered */
-	uint64_t wait_ns;   /* transition complete */
-	size_t stops;	    /* stops (uklp) or held threads (stw) */
-	int tries;	    /* stw: attempts to catch every thread outside */
-	size_t threads;
-	char err[256];
-};
-
 static int run_uklp(pid_t pid, const char *lib, const char *patch,
-		    struct run *res, struct vec *pauses, struct vec *seizes,
-		    struct vec *phases)
+		    struct run *res)
 {
 	struct switch_report r;
 	char msg[UKLP_ABI_MSG_MAX];
-	size_t n0 = pauses->n;
 	struct proc p;
 	uint64_t t0;
 	long rc = 0;
 	int ret;
 
-	g_pauses = pauses;
-	g_seizes = seizes;
-	g_phases = phases;
 	g_phase = 0;
 	g_log = 1;
 	t0 = now_ns();
@@ -276,7 +324,7 @@ static int run_uklp(pid_t pid, const char *lib, const char *patch,
 		g_log = 0;
 		return -1;
 	}
-	ret = inject_runtime(&p, lib, TIMEOUT_MS);
+	ret = inject_runtime(&p, lib, g_timeout_ms);
 	res->inject_ns = now_ns() - t0;
 	if (ret) {
 		snprintf(res->err, sizeof(res->err), "inject_runtime: %s",
@@ -285,18 +333,18 @@ static int run_uklp(pid_t pid, const char *lib, const char *patch,
 	}
 	g_phase = 1;
 	ret = inject_tool_call(&p, UKLP_OP_LOAD, patch, &rc, msg, sizeof(msg),
-			       TIMEOUT_MS);
+			       g_timeout_ms);
 	res->call_ns = now_ns() - t0;
 	if (ret || rc) {
-		snprintf(res->err, sizeof(res->err), "load: %s (rc %ld: %.160s)",
-			 strerror(-ret), rc, msg);
+		snprintf(res->err, sizeof(res->err),
+			 "load: %s (rc %ld: %.160s)", strerror(-ret), rc, msg);
 		ret = -1;
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
 	g_phase = 2;
-	ret = switch_wait(&p, TIMEOUT_MS, 0, &r);
-	res->wait_ns = res->total_ns = now_ns() - t0;
+	ret = switch_wait(&p, g_timeout_ms, 0, &r);
+	res->total_ns = now_ns() - t0;
 	res->threads = r.threads;
 	if (ret) {
 		snprintf(res->err, sizeof(res->err),
@@ -308,7 +356,6 @@ static int run_uklp(pid_t pid, const char *lib, const char *patch,
 	res->ok = 1;
 out:
 	g_log = 0;
-	res->stops = pauses->n - n0;
 	proc_close(&p);
 	return res->ok ? 0 : -1;
 }
@@ -346,6 +393,52 @@ static int patch_ranges(struct proc *p, int nfuncs, struct stackcheck_range *r)
 	return 0;
 }
 
+/*
+ * Stop every thread at once, as a stop-the-world patcher does (its best
+ * case): PTRACE_SEIZE + PTRACE_INTERRUPT to all, then collect each trap
+ * (passing on a signal that comes first, as ptrace.c does). A thread's
+ * stop_ns is when its trap was collected, as pt_stop() records it.
+ */
+static int stop_all(struct held *h, const pid_t *tids, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&h[i].t, 0, sizeof(h[i].t));
+		h[i].t.tid = tids[i];
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, 0)) {
+			err = -errno;
+			break;
+		}
+		h[i].stopped = 1;
+		if (ptrace(PTRACE_INTERRUPT, tids[i], 0, 0)) {
+			err = -errno;
+			break;
+		}
+	}
+	for (size_t i = 0; i < n && h[i].stopped; i++) {
+		for (;;) {
+			int st;
+			pid_t r = waitpid(tids[i], &st, __WALL);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 || !WIFSTOPPED(st))
+				return err ? err : -ESRCH;
+			if ((unsigned int)st >> 16 == PTRACE_EVENT_STOP)
+				break;
+			ptrace(PTRACE_CONT, tids[i], 0,
+			       (void *)(long)((unsigned int)st >> 16
+						  ? 0
+						  : WSTOPSIG(st)));
+		}
+		h[i].t.stop_ns = now_ns();
+		if (ptrace(PTRACE_GETREGS, tids[i], 0, &h[i].t.regs) && !err)
+			err = -errno;
+	}
+	return err;
+}
+
 static int unwind_held(struct proc *p, struct held *h)
 {
 	uintptr_t pcs[MAX_FRAMES];
@@ -374,7 +467,7 @@ static void release_all(struct held *h, size_t n)
 
 static int wait_status(struct proc *p, struct uklp_status *st, int ready)
 {
-	uint64_t deadline = now_ns() + (uint64_t)TIMEOUT_MS * 1000000;
+	uint64_t deadline = now_ns() + (uint64_t)g_timeout_ms * 1000000;
 	long us = 100;
 	int ret;
 
@@ -408,7 +501,7 @@ static int stw_tool_call(struct proc *p, pid_t tid, int op, const char *arg,
 		int64_t rc;
 		char msg[UKLP_ABI_MSG_MAX];
 	} ans;
-	uint64_t deadline = now_ns() + (uint64_t)TIMEOUT_MS * 1000000;
+	uint64_t deadline = now_ns() + (uint64_t)g_timeout_ms * 1000000;
 	uint64_t args[3], token = 0;
 	uintptr_t fn, sta;
 	struct uklp_status st;
@@ -426,12 +519,13 @@ static int stw_tool_call(struct proc *p, pid_t tid, int op, const char *arg,
 	args[0] = (uint64_t)op;
 	args[1] = 0;
 	args[2] = token;
-	ret = inject_call_on(p, tid, fn, args, arg, 1, TIMEOUT_MS);
+	ret = inject_call_on(p, tid, fn, args, arg, 1, g_timeout_ms);
 	if (ret)
 		return ret;
 	for (;;) {
-		ret = proc_read(p, sta + offsetof(struct uklp_status, call_token),
-				&ans, sizeof(ans));
+		ret =
+		    proc_read(p, sta + offsetof(struct uklp_status, call_token),
+			      &ans, sizeof(ans));
 		if (ret)
 			return ret;
 		if (ans.token == token)
@@ -460,9 +554,9 @@ static int ttab_add(struct proc *p, struct uklp_abi_thread *tab,
 
 		if (tab[i].tid && tab[i].tid != tid)
 			continue;
-		ret = proc_write(p,
-				 at + offsetof(struct uklp_abi_thread, word_addr),
-				 &wa, sizeof(wa));
+		ret = proc_write(
+		    p, at + offsetof(struct uklp_abi_thread, word_addr), &wa,
+		    sizeof(wa));
 		if (!ret)
 			ret = proc_write(
 			    p, at + offsetof(struct uklp_abi_thread, tid),
@@ -481,7 +575,8 @@ static int switch_held(struct proc *p, const struct uklp_status *st,
 		       const struct stackcheck_range *r, size_t nr,
 		       struct uklp_abi_thread *tab, struct held *h)
 {
-	uintptr_t wa = (uintptr_t)h->t.regs.fs_base + (uintptr_t)st->tls_word_off;
+	uintptr_t wa =
+	    (uintptr_t)h->t.regs.fs_base + (uintptr_t)st->tls_word_off;
 	uint32_t word;
 	int ret, state;
 
@@ -501,7 +596,7 @@ static int switch_held(struct proc *p, const struct uklp_status *st,
 }
 
 static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
-		   struct run *res, struct vec *pauses)
+		   uint64_t deadline, struct run *res)
 {
 	struct stackcheck_range *fr = NULL, *rr = NULL;
 	struct uklp_abi_range *raw = NULL;
@@ -511,7 +606,7 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 	struct uklp_status st;
 	pid_t *tids = NULL;
 	size_t ntids = 0, nr = 0;
-	uint64_t t0, ex_first = 0, deadline;
+	uint64_t t0, ex_first = 0;
 	uint64_t dl_args[3] = {0, RTLD_NOW_ | RTLD_GLOBAL_, 0};
 	uintptr_t dlopen_fn;
 	struct proc p;
@@ -519,7 +614,6 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 	int ret, opened = 0;
 
 	t0 = now_ns();
-	deadline = t0 + (uint64_t)STW_MAX_MS * 1000000;
 	ret = proc_open(pid, &p);
 	if (ret) {
 		snprintf(res->err, sizeof(res->err), "proc_open: %s",
@@ -549,25 +643,22 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 		int clean = 1;
 
 		res->tries++;
-		for (size_t i = 0; i < ntids; i++) {
-			ret = pt_stop(tids[i], &h[i].t);
-			if (ret) {
-				snprintf(res->err, sizeof(res->err),
-					 "pt_stop %d: %s", (int)tids[i],
-					 strerror(-ret));
-				release_all(h, ntids);
-				goto out;
-			}
-			h[i].stopped = 1;
+		ret = stop_all(h, tids, ntids);
+		if (ret) {
+			snprintf(res->err, sizeof(res->err), "stopping: %s",
+				 strerror(-ret));
+			release_all(h, ntids);
+			goto out;
 		}
 		for (size_t i = 0; clean && i < ntids; i++)
 			clean = !unwind_held(&p, &h[i]) &&
 				stackcheck_pcs(h[i].pcs, h[i].npcs, fr,
 					       (size_t)nfuncs) < 0;
+		res->caught_ns = now_ns() - t0;
 		if (clean)
 			break;
 		release_all(h, ntids);
-		if (res->tries >= STW_MAX_TRIES || now_ns() >= deadline) {
+		if (now_ns() + STW_RETRY_US * 1000 >= deadline) {
 			snprintf(res->err, sizeof(res->err),
 				 "%d tries in %.1f s: never caught every "
 				 "thread outside the patched functions",
@@ -587,7 +678,7 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 	ex->stopped = 0;
 	/* dlopen(libuklp.so) on it, every other thread stopped. */
 	ret = inject_call_on(&p, ex->t.tid, dlopen_fn, dl_args, lib, 0,
-			     TIMEOUT_MS);
+			     g_timeout_ms);
 	if (!ret)
 		ret = wait_status(&p, &st, 1);
 	res->inject_ns = now_ns() - t0;
@@ -600,8 +691,8 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 			    sizeof(msg));
 	res->call_ns = now_ns() - t0;
 	if (ret || rc) {
-		snprintf(res->err, sizeof(res->err), "load: %s (rc %ld: %.160s)",
-			 strerror(-ret), rc, msg);
+		snprintf(res->err, sizeof(res->err),
+			 "load: %s (rc %ld: %.160s)", strerror(-ret), rc, msg);
 		goto out_release;
 	}
 	/* Switch the held threads, then the loading thread, from here. */
@@ -652,8 +743,7 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 		}
 		if (ret) {
 			snprintf(res->err, sizeof(res->err),
-				 "switching a held thread: %s",
-				 strerror(-ret));
+				 "switching a held thread: %s", strerror(-ret));
 			goto out_release;
 		}
 	}
@@ -667,14 +757,13 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 	res->ok = 1;
 out_release:
 	release_all(h, ntids);
-	res->wait_ns = res->total_ns = now_ns() - t0;
+	res->total_ns = now_ns() - t0;
 	for (size_t i = 0; i < ntids; i++) {
 		if (&h[i] == ex)
-			vpush(pauses, ex->t.resume_ns - ex_first);
+			log_stop(ex->t.resume_ns - ex_first, 0, 3);
 		else
-			vpush(pauses, pt_paused_ns(&h[i].t));
+			log_stop(pt_paused_ns(&h[i].t), 0, 3);
 	}
-	res->stops = ntids;
 out:
 	if (h)
 		for (size_t i = 0; i < ntids; i++)
@@ -692,8 +781,8 @@ out:
 
 /* ---- the real command ---- */
 
-static int run_cli(pid_t pid, const char *uklp, const char *patch,
-		   const char *rawdir, struct run *res, struct vec *pauses)
+static void run_cli(pid_t pid, const char *uklp, const char *patch,
+		    const char *rawdir, uint64_t deadline, struct run *res)
 {
 	char pidarg[32], pfile[PATH_MAX], lfile[PATH_MAX], line[64];
 	uint64_t t0;
@@ -708,10 +797,11 @@ static int run_cli(pid_t pid, const char *uklp, const char *patch,
 	t0 = now_ns();
 	c = fork();
 	if (c < 0)
-		return -1;
+		return;
 	if (!c) {
 		int fd = open(lfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -720,23 +810,32 @@ static int run_cli(pid_t pid, const char *uklp, const char *patch,
 		execl(uklp, uklp, "load", pidarg, patch, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(c, &st, 0) < 0 && errno == EINTR)
-		;
-	res->total_ns = res->wait_ns = now_ns() - t0;
-	res->ok = WIFEXITED(st) && !WEXITSTATUS(st);
+	for (;;) {
+		pid_t r = waitpid(c, &st, WNOHANG);
+
+		if (r == c)
+			break;
+		if (now_ns() >= deadline) {
+			kill(c, SIGKILL);
+			waitpid(c, &st, 0);
+			res->timed_out = 1;
+			break;
+		}
+		sleep_us(1000);
+	}
+	res->total_ns = now_ns() - t0;
+	res->ok = !res->timed_out && WIFEXITED(st) && !WEXITSTATUS(st);
 	if (!res->ok)
-		snprintf(res->err, sizeof(res->err), "uklp load: status %#x",
+		snprintf(res->err, sizeof(res->err), "uklp load: %s %#x",
+			 res->timed_out ? "killed at the deadline" : "status",
 			 st);
 	f = fopen(pfile, "re");
 	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			vpush(pauses, strtoull(line, NULL, 10));
-			res->stops++;
-		}
+		while (fgets(line, sizeof(line), f))
+			log_stop(strtoull(line, NULL, 10), 0, 4);
 		fclose(f);
 		unlink(pfile);
 	}
-	return res->ok ? 0 : -1;
 }
 
 /* ---- main ---- */
@@ -746,40 +845,99 @@ static const char *const mname[M_N] = {"uklp", "stw", "cli"};
 
 struct agg {
 	int on;
-	struct vec pauses, seizes, phases, totals, injects, calls;
-	size_t stops;
-	int runs, ok, tries;
+	struct vec pauses, seizes, switches, totals, injects, calls;
+	uint64_t phase_max[5];
+	int runs, ok, timeouts, tries;
 	char err[256];
-	FILE *runs_f;
+	FILE *runs_f, *pauses_f;
 };
+
+/*
+ * One run of method @m on the target @pid: uklp and stw in a child (killed
+ * at the deadline), cli as a child of its own. Fills sh->res and the stops.
+ */
+static void run_one(int m, pid_t pid, const char *lib, const char *patch,
+		    int nfuncs, const char *uklp, const char *rawdir)
+{
+	uint64_t t0 = now_ns();
+	uint64_t deadline = t0 + (uint64_t)g_timeout_ms * 1000000;
+	pid_t c;
+	int st;
+
+	memset(&sh->res, 0, sizeof(sh->res));
+	sh->n = 0;
+	if (m == M_CLI) {
+		run_cli(pid, uklp, patch, rawdir, deadline, &sh->res);
+		return;
+	}
+	fflush(NULL); /* nothing buffered for the child to write again */
+	c = fork();
+	if (c < 0) {
+		snprintf(sh->res.err, sizeof(sh->res.err), "fork: %s",
+			 strerror(errno));
+		return;
+	}
+	if (!c) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (m == M_UKLP)
+			run_uklp(pid, lib, patch, &sh->res);
+		else
+			run_stw(pid, lib, patch, nfuncs, deadline, &sh->res);
+		_exit(0);
+	}
+	for (;;) {
+		pid_t r = waitpid(c, &st, WNOHANG);
+
+		if (r == c)
+			break;
+		if (now_ns() >= deadline) {
+			/* The kernel detaches whatever it held stopped. */
+			kill(c, SIGKILL);
+			waitpid(c, &st, 0);
+			sh->res.timed_out = 1;
+			sh->res.ok = 0;
+			sh->res.total_ns = now_ns() - t0;
+			snprintf(sh->res.err, sizeof(sh->res.err),
+				 "not complete after %d s (%zu stops logged)",
+				 g_timeout_ms / 1000, (size_t)sh->n);
+			break;
+		}
+		sleep_us(2000);
+	}
+}
 
 static void print_result(int m, struct agg *a, int nthreads, int nfuncs)
 {
 	qsort(a->pauses.v, a->pauses.n, sizeof(uint64_t), u64cmp);
 	qsort(a->seizes.v, a->seizes.n, sizeof(uint64_t), u64cmp);
+	qsort(a->switches.v, a->switches.n, sizeof(uint64_t), u64cmp);
 	qsort(a->totals.v, a->totals.n, sizeof(uint64_t), u64cmp);
 	qsort(a->injects.v, a->injects.n, sizeof(uint64_t), u64cmp);
 	qsort(a->calls.v, a->calls.n, sizeof(uint64_t), u64cmp);
 	printf("RESULT method=%s threads=%d funcs=%d runs=%d ok=%d "
-	       "total_med_ms=%.2f total_max_ms=%.2f inject_med_ms=%.2f "
-	       "call_med_ms=%.2f stops=%zu pause_p50_us=%.1f "
-	       "pause_p99_us=%.1f pause_max_us=%.1f seize_p99_us=%.1f "
-	       "seize_max_us=%.1f tries=%d err=\"%s\"\n",
-	       mname[m], nthreads, nfuncs, a->runs, a->ok,
-	       pct(&a->totals, 50) / 1e6, pct(&a->totals, 100) / 1e6,
-	       pct(&a->injects, 50) / 1e6, pct(&a->calls, 50) / 1e6,
-	       a->pauses.n, pct(&a->pauses, 50) / 1e3,
+	       "timeouts=%d deadline_s=%d total_med_ms=%.1f total_max_ms=%.1f "
+	       "inject_med_ms=%.1f call_med_ms=%.1f stops=%zu "
+	       "pause_p50_us=%.1f pause_p99_us=%.1f pause_max_us=%.1f "
+	       "max_inject_us=%.1f max_call_us=%.1f max_switch_us=%.1f "
+	       "switch_stops=%zu switch_p99_us=%.1f "
+	       "seize_p99_us=%.1f seize_max_us=%.1f tries=%d err=\"%s\"\n",
+	       mname[m], nthreads, nfuncs, a->runs, a->ok, a->timeouts,
+	       g_timeout_ms / 1000, pct(&a->totals, 50) / 1e6,
+	       pct(&a->totals, 100) / 1e6, pct(&a->injects, 50) / 1e6,
+	       pct(&a->calls, 50) / 1e6, a->pauses.n, pct(&a->pauses, 50) / 1e3,
 	       pct(&a->pauses, 99) / 1e3, pct(&a->pauses, 100) / 1e3,
-	       pct(&a->seizes, 99) / 1e3, pct(&a->seizes, 100) / 1e3,
-	       a->tries, a->err);
+	       a->phase_max[0] / 1e3, a->phase_max[1] / 1e3,
+	       a->phase_max[2] / 1e3, a->switches.n,
+	       pct(&a->switches, 99) / 1e3, pct(&a->seizes, 99) / 1e3,
+	       pct(&a->seizes, 100) / 1e3, a->tries, a->err);
 	fflush(stdout);
 }
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: tool-pausebench [-r RUNS] [-m uklp,stw,cli] [-o RAWDIR] "
-		"[-u UKLP] TARGET LIBUKLP PATCH NTHREADS\n");
+	fprintf(stderr, "usage: tool-pausebench [-s] [-r RUNS] [-t DEADLINE_S] "
+			"[-m uklp,stw,cli] [-o RAWDIR] [-u UKLP] TARGET "
+			"LIBUKLP PATCH NTHREADS\n");
 	exit(2);
 }
 
@@ -790,10 +948,16 @@ int main(int argc, char **argv)
 	struct agg ag[M_N];
 	int runs = 3, nthreads, nfuncs, order[M_N], nm = 0, c, failed = 0;
 
-	while ((c = getopt(argc, argv, "r:m:o:u:")) != -1) {
+	while ((c = getopt(argc, argv, "r:t:m:o:u:s")) != -1) {
 		switch (c) {
+		case 's':
+			g_steps = 1;
+			break;
 		case 'r':
 			runs = atoi(optarg);
+			break;
+		case 't':
+			g_timeout_ms = atoi(optarg) * 1000;
 			break;
 		case 'm':
 			methods = optarg;
@@ -808,7 +972,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (argc - optind != 4 || runs < 1)
+	if (argc - optind != 4 || runs < 1 || g_timeout_ms < 1000)
 		usage();
 	if (!realpath(argv[optind], target) ||
 	    !realpath(argv[optind + 1], lib) ||
@@ -829,85 +993,94 @@ int main(int argc, char **argv)
 	}
 	if (!nm || (ag[M_CLI].on && (!uklp || !rawdir)))
 		usage();
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("pausebench: mmap");
+		return 1;
+	}
 	if (rawdir)
 		for (int m = 0; m < M_N; m++) {
 			char fn[PATH_MAX];
 
 			if (!ag[m].on)
 				continue;
-			snprintf(fn, sizeof(fn), "%s/%s.runs", rawdir, mname[m]);
+			snprintf(fn, sizeof(fn), "%s/%s.runs", rawdir,
+				 mname[m]);
 			ag[m].runs_f = fopen(fn, "we");
+			snprintf(fn, sizeof(fn), "%s/%s.pauses", rawdir,
+				 mname[m]);
+			ag[m].pauses_f = fopen(fn, "we");
 		}
 	for (int k = 0; k < runs; k++) {
 		for (int j = 0; j < nm; j++) {
 			int m = order[k % 2 ? nm - 1 - j : j];
 			struct agg *a = &ag[m];
-			struct run res;
+			struct run *res = &sh->res;
 			pid_t pid;
 
-			memset(&res, 0, sizeof(res));
 			pid = spawn_target(target, nthreads);
 			if (pid < 0)
 				return 1;
-			if (m == M_UKLP)
-				run_uklp(pid, lib, patch, &res, &a->pauses,
-					 &a->seizes, &a->phases);
-			else if (m == M_STW)
-				run_stw(pid, lib, patch, nfuncs, &res,
-					&a->pauses);
-			else
-				run_cli(pid, uklp, patch, rawdir, &res,
-					&a->pauses);
+			run_one(m, pid, lib, patch, nfuncs, uklp, rawdir);
 			kill_target(pid);
-			/* stw: every pause is a whole hold (phase 3); cli: 4 */
-			while (a->phases.n < a->pauses.n)
-				vpush(&a->phases, m == M_STW ? 3 : 4);
 			a->runs++;
-			a->stops += res.stops;
-			a->tries += res.tries;
-			if (res.ok) {
+			a->tries += res->tries;
+			for (size_t i = 0; i < sh->n; i++) {
+				vpush(&a->pauses, sh->pause[i]);
+				if (sh->phase[i] == 2)
+					vpush(&a->switches, sh->pause[i]);
+				if (sh->seize[i])
+					vpush(&a->seizes, sh->seize[i]);
+				if (sh->pause[i] > a->phase_max[sh->phase[i]])
+					a->phase_max[sh->phase[i]] =
+					    sh->pause[i];
+				if (a->pauses_f)
+					fprintf(
+					    a->pauses_f, "%llu %u %d\n",
+					    (unsigned long long)sh->pause[i],
+					    sh->phase[i], k);
+			}
+			if (res->ok) {
 				a->ok++;
-				vpush(&a->totals, res.total_ns);
-				vpush(&a->injects, res.inject_ns);
-				vpush(&a->calls, res.call_ns);
+				vpush(&a->totals, res->total_ns);
+				vpush(&a->injects, res->inject_ns);
+				vpush(&a->calls, res->call_ns);
 			} else {
-				failed = 1;
-				snprintf(a->err, sizeof(a->err), "%s", res.err);
-				fprintf(stderr, "pausebench: %s %d threads: %s\n",
-					mname[m], nthreads, res.err);
+				/* Past the deadline is a result, not a failure.
+				 */
+				if (!res->timed_out)
+					failed = 1;
+				a->timeouts += res->timed_out;
+				snprintf(a->err, sizeof(a->err), "%s",
+					 res->err[0] ? res->err : "failed");
+				fprintf(stderr,
+					"pausebench: %s, %d threads, %s: %s\n",
+					mname[m], nthreads, patch, a->err);
 			}
 			if (a->runs_f)
-				fprintf(a->runs_f,
-					"run=%d ok=%d total_us=%llu "
-					"inject_us=%llu call_us=%llu stops=%zu "
-					"threads=%zu tries=%d err=\"%s\"\n",
-					k, res.ok,
-					(unsigned long long)res.total_ns / 1000,
-					(unsigned long long)res.inject_ns / 1000,
-					(unsigned long long)res.call_ns / 1000,
-					res.stops, res.threads, res.tries,
-					res.err);
+				fprintf(
+				    a->runs_f,
+				    "run=%d ok=%d timed_out=%d total_us=%llu "
+				    "caught_us=%llu inject_us=%llu "
+				    "call_us=%llu stops=%zu "
+				    "threads=%zu tries=%d err=\"%s\"\n",
+				    k, res->ok, res->timed_out,
+				    (unsigned long long)res->total_ns / 1000,
+				    (unsigned long long)res->caught_ns / 1000,
+				    (unsigned long long)res->inject_ns / 1000,
+				    (unsigned long long)res->call_ns / 1000,
+				    (size_t)sh->n, res->threads, res->tries,
+				    res->err);
 		}
 	}
 	for (int m = 0; m < M_N; m++) {
 		if (!ag[m].on)
 			continue;
-		if (rawdir) {
-			char fn[PATH_MAX];
-			FILE *f;
-
-			if (ag[m].runs_f)
-				fclose(ag[m].runs_f);
-			snprintf(fn, sizeof(fn), "%s/%s.pauses", rawdir,
-				 mname[m]);
-			f = fopen(fn, "we");
-			for (size_t i = 0; f && i < ag[m].pauses.n; i++)
-				fprintf(f, "%llu %llu\n",
-					(unsigned long long)ag[m].pauses.v[i],
-					(unsigned long long)ag[m].phases.v[i]);
-			if (f)
-				fclose(f);
-		}
+		if (ag[m].runs_f)
+			fclose(ag[m].runs_f);
+		if (ag[m].pauses_f)
+			fclose(ag[m].pauses_f);
 		print_result(m, &ag[m], nthreads, nfuncs);
 	}
 	return failed;

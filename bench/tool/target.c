@@ -28,7 +28,7 @@
 #include "target.h"
 
 #define STACK_SIZE (256 * 1024) /* the tool's injection wants 64 KiB free */
-#define SPIN	   300
+#define SPIN	   3000
 
 static int block_pipe[2];
 static int started;
@@ -121,8 +121,7 @@ int main(int argc, char **argv)
 	}
 	while (__atomic_load_n(&started, __ATOMIC_SEQ_CST) < others)
 		usleep(1000);
-	printf("ready %d busy=%d blocked=%d\n", (int)getpid(), nbusy,
-	       nblocked);
+	printf("ready %d busy=%d blocked=%d\n", (int)getpid(), nbusy, nblocked);
 	fflush(stdout);
 	if (n == 1)
 		busy_loop(1);

@@ -55,7 +55,7 @@ $(TOOLB)/obj/pausebench.o: bench/tool/pausebench.c $(TOOLB_HDRS)
 	$(CC) $(TOOL_CFLAGS) -Itool -c $< -o $@
 
 $(TOOLB)/tool-pausebench: $(TOOLB)/obj/pausebench.o $(TOOLB)/libuklp-tool.a $(B)/libuklp-common.a
-	$(CC) $(TOOL_CFLAGS) $< -Wl,--wrap=pt_stop,--wrap=pt_resume \
+	$(CC) $(TOOL_CFLAGS) $< -Wl,--wrap=pt_stop,--wrap=pt_resume,--wrap=step \
 		$(TOOLB)/libuklp-tool.a $(B)/libuklp-common.a $(TOOL_LIBS) -o $@
 
 bench-tool-build: $(TOOLB)/tool-target $(TOOLB)/tool-pausebench \
