@@ -25,7 +25,9 @@ CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude -Icommon -Irunt
 # first in the link order of a program; an injected library cannot be).
 RT_CFLAGS := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
 TOOL_CFLAGS := $(CFLAGS_BASE) $(SANFLAGS)
-LIBS := -lelf -lunwind -lunwind-x86_64 -ldl -lpthread
+# Capstone (Debian libcapstone-dev) decodes prologues (common/x86reloc.c).
+CAPSTONE_LIBS := $(shell pkg-config --libs capstone 2>/dev/null || echo -lcapstone)
+LIBS := -lelf -lunwind -lunwind-x86_64 -ldl -lpthread $(CAPSTONE_LIBS)
 
 COMMON_SRC := $(wildcard common/*.c)
 RT_SRC := $(wildcard runtime/*.c runtime/arch/x86_64/*.c)
@@ -37,7 +39,7 @@ RT_OBJ := $(RT_SRC:%.c=$(B)/pic/%.o) $(RT_ASM:%.S=$(B)/pic/%.o)
 
 TOOL_SRC := $(wildcard tool/*.c)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/obj/%.o)
-TOOL_LIBS := -lunwind-ptrace -lunwind-x86_64 -lunwind -lelf -lpthread
+TOOL_LIBS := -lunwind-ptrace -lunwind-x86_64 -lunwind -lelf -lpthread $(CAPSTONE_LIBS)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)

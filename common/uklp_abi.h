@@ -81,6 +81,10 @@ struct uklp_status {
 	/* threads the tool switched (the runtime reads, the tool writes) */
 	uint64_t tool_threads_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
 
+	/* threads that registered themselves (switched at least once by
+	 * themselves): the tool reads their words without stopping them */
+	uint64_t registry_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+
 	/* the answer of the last uklp_tool_call() */
 	volatile uint64_t call_token;
 	volatile int64_t call_rc;

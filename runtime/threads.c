@@ -16,6 +16,7 @@ __thread struct uklp_tls uklp_tls __attribute__((tls_model("initial-exec")));
 
 long threads_tls_word_off;
 int (*threads_unregistered_word)(pid_t tid, uint32_t *word);
+void (*threads_registry_hook)(pid_t tid, uint32_t *word);
 long threads_tls_countdown_off;
 
 struct reg_entry {
@@ -46,6 +47,8 @@ static void reg_exit(void *arg)
 	for (size_t i = 0; i < reg_n; i++) {
 		if (reg[i].tid == tid && reg[i].tls == &uklp_tls) {
 			reg[i] = reg[--reg_n];
+			if (threads_registry_hook)
+				threads_registry_hook(tid, NULL);
 			break;
 		}
 	}
@@ -92,6 +95,8 @@ void threads_register_self(void)
 	reg[reg_n].tid = tid;
 	reg[reg_n].tls = &uklp_tls;
 	reg_n++;
+	if (threads_registry_hook)
+		threads_registry_hook(tid, &uklp_tls.word);
 	uklp_tls.regd_gen = reg_gen;
 	pthread_mutex_unlock(&reg_lock);
 	pthread_setspecific(reg_key, (void *)(uintptr_t)tid);

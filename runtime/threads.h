@@ -36,6 +36,8 @@ extern long threads_tls_countdown_off;
 /* Where words of threads that never registered can be found (the tool's
  * table, toolif.c); NULL when nothing else knows about threads. */
 extern int (*threads_unregistered_word)(pid_t tid, uint32_t *word);
+/* Told of each registration (@word set) and exit (@word NULL). */
+extern void (*threads_registry_hook)(pid_t tid, uint32_t *word);
 
 /**
  * threads_init() - compute the TLS offsets and create the thread-exit key

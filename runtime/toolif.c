@@ -25,6 +25,34 @@ UKLP_API struct uklp_status uklp_status;
 static char list_text[UKLP_ABI_TEXT_MAX];
 static char list_json[UKLP_ABI_TEXT_MAX];
 static struct uklp_abi_thread tool_threads[UKLP_ABI_TOOL_THREADS];
+static struct uklp_abi_thread registry[UKLP_ABI_TOOL_THREADS];
+
+/* Mirror of the runtime's thread registry for the tool (called under the
+ * registry lock): address first, then tid (the tool trusts an entry once it
+ * sees its tid); an exit clears the tid first. */
+static void registry_hook(pid_t tid, uint32_t *word)
+{
+	size_t i, free_i = UKLP_ABI_TOOL_THREADS;
+
+	for (i = 0; i < UKLP_ABI_TOOL_THREADS; i++) {
+		if (registry[i].tid == tid)
+			break;
+		if (!registry[i].tid && free_i == UKLP_ABI_TOOL_THREADS)
+			free_i = i;
+	}
+	if (!word) {
+		if (i < UKLP_ABI_TOOL_THREADS)
+			__atomic_store_n(&registry[i].tid, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	if (i == UKLP_ABI_TOOL_THREADS)
+		i = free_i;
+	if (i == UKLP_ABI_TOOL_THREADS)
+		return; /* full: the tool stops that thread to look */
+	__atomic_store_n(&registry[i].tid, 0, __ATOMIC_RELEASE);
+	registry[i].word_addr = (uint64_t)(uintptr_t)word;
+	__atomic_store_n(&registry[i].tid, tid, __ATOMIC_RELEASE);
+}
 static struct uklp_abi_range *pub_ranges;
 static size_t pub_cap;
 
@@ -42,6 +70,8 @@ void toolif_init(void)
 	st->log_ring_addr = (uint64_t)(uintptr_t)&uklp_log_ring;
 	st->tool_threads_addr = (uint64_t)(uintptr_t)tool_threads;
 	threads_unregistered_word = toolif_thread_word;
+	threads_registry_hook = registry_hook;
+	st->registry_addr = (uint64_t)(uintptr_t)registry;
 	toolif_texts();
 	/* Magic and ready last: a reader that sees them sees the rest
 	 * (release; pairs with the tool reading magic first). */

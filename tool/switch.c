@@ -351,6 +351,36 @@ static int is_zombie(pid_t pid, pid_t tid)
 
 enum { ONE_OK, ONE_RESTART };
 
+/* The runtime's own registry mirror, read once per pass (see ttab). */
+static struct uklp_abi_thread *regtab;
+
+/* Is @tid known (registry or tool table) with a word in the target state? */
+static int word_in_target(struct proc *p, const struct snap *s,
+			  const struct ttab *tt, pid_t tid)
+{
+	const struct uklp_status *st = &s->st;
+	const struct uklp_abi_thread *tabs[2] = {regtab, tt ? tt->e : NULL};
+
+	for (int k = 0; k < 2; k++) {
+		if (!tabs[k])
+			continue;
+		for (size_t i = 0; i < UKLP_ABI_TOOL_THREADS; i++) {
+			uint32_t w;
+
+			if (tabs[k][i].tid != tid)
+				continue;
+			if (proc_read(p, (uintptr_t)tabs[k][i].word_addr, &w,
+				      sizeof(w)) < 0)
+				break;
+			if (THREAD_WORD_CURRENT(w, st->gen) &&
+			    (int)(w & 1) == st->target)
+				return 1;
+			break;
+		}
+	}
+	return 0;
+}
+
 /*
  * One thread: stop, look, maybe switch, resume. Returns ONE_OK,
  * ONE_RESTART (the transition changed under us: pass again) or -errno.
@@ -371,6 +401,13 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 	size_t npcs;
 	long hit;
 
+	/* A thread whose word the runtime or an earlier pass told us about
+	 * and that is in the target state already needs no stop. */
+	if (word_in_target(p, s, tt, tid)) {
+		r->threads++;
+		r->switched++;
+		return ONE_OK;
+	}
 	ret = pt_stop(tid, &t);
 	step("switch: stopped a thread");
 	if (ret == -ESRCH)
@@ -482,6 +519,18 @@ static int pass_once(struct proc *p, struct switch_report *r,
 	ret = unwind_prepare(p);
 	if (!ret)
 		ret = ttab_load(p, &tt, (uintptr_t)s.st.tool_threads_addr);
+	free(regtab);
+	regtab = NULL;
+	if (!ret && s.st.registry_addr) {
+		size_t len = UKLP_ABI_TOOL_THREADS * sizeof(*regtab);
+
+		regtab = malloc(len);
+		if (regtab && proc_read(p, (uintptr_t)s.st.registry_addr,
+					regtab, len) < 0) {
+			free(regtab);
+			regtab = NULL;
+		}
+	}
 	for (size_t i = 0; !ret && i < ntids; i++)
 		ret = one_thread(p, &s, &tt, tids, ntids, tids[i], r, pi,
 				 pauses_ns, npauses);

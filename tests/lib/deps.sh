@@ -5,7 +5,7 @@
 # missing ones are named and the script fails.
 set -eu
 what=${1:-build}
-pkgs="gcc make libc6-dev libelf-dev libunwind-dev pkg-config"
+pkgs="gcc make libc6-dev libelf-dev libunwind-dev libcapstone-dev pkg-config"
 case "$what" in
 check) pkgs="$pkgs procps" ;;
 bench) pkgs="$pkgs valgrind procps" ;;
