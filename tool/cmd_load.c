@@ -102,6 +102,27 @@ out:
 	return ret;
 }
 
+/*
+ * The operands of load and check: options (@flags), PID and a patch file
+ * that checks out from outside; its absolute path and patch name.
+ */
+static int patch_cmd_args(int argc, char **argv, int flags, struct cmd_opts *o,
+			  pid_t *pid, char *abs, char *name, size_t namelen)
+{
+	int ret;
+
+	ret = cmd_options(argc, argv, flags, o);
+	if (!ret)
+		ret = cmd_operands(argc, argv, o, 2, 2, "PID PATCH.so");
+	if (!ret)
+		ret = cmd_parse_pid(argv[0], argv[o->first], pid);
+	if (!ret)
+		ret = check_patch_file(argv[o->first + 1], abs);
+	if (!ret)
+		cmd_patch_name(abs, name, namelen);
+	return ret;
+}
+
 /**
  * cmd_load() - uklp load [--timeout S] [--no-wait] PID PATCH.so
  * @argc:	argument count
@@ -118,18 +139,11 @@ int cmd_load(int argc, char **argv)
 	int injected, ret;
 	pid_t pid;
 
-	ret = cmd_options(argc, argv, CMD_OPT_TIMEOUT | CMD_OPT_NOWAIT, &o);
-	if (!ret)
-		ret = cmd_operands(argc, argv, &o, 2, 2, "PID PATCH.so");
-	if (!ret)
-		ret = cmd_parse_pid(argv[0], argv[o.first], &pid);
-	if (ret)
-		return ret;
-	ret = check_patch_file(argv[o.first + 1], abs);
+	ret = patch_cmd_args(argc, argv, CMD_OPT_TIMEOUT | CMD_OPT_NOWAIT, &o,
+			     &pid, abs, name, sizeof(name));
 	if (ret)
 		return ret;
 	step("patch file checked");
-	cmd_patch_name(abs, name, sizeof(name));
 	snprintf(what, sizeof(what), "load of patch '%s'", name);
 
 	ret = target_open(&t, pid, 0);
@@ -179,17 +193,9 @@ int cmd_check(int argc, char **argv)
 	int injected, ret;
 	pid_t pid;
 
-	ret = cmd_options(argc, argv, 0, &o);
-	if (!ret)
-		ret = cmd_operands(argc, argv, &o, 2, 2, "PID PATCH.so");
-	if (!ret)
-		ret = cmd_parse_pid(argv[0], argv[o.first], &pid);
+	ret = patch_cmd_args(argc, argv, 0, &o, &pid, abs, name, sizeof(name));
 	if (ret)
 		return ret;
-	ret = check_patch_file(argv[o.first + 1], abs);
-	if (ret)
-		return ret;
-	cmd_patch_name(abs, name, sizeof(name));
 	snprintf(what, sizeof(what), "check of patch '%s'", name);
 
 	ret = target_open(&t, pid, 0);
