@@ -11,7 +11,8 @@
 SYSTEM_TEST_NAMES := test_consistency test_cycles
 SYSTEM_TEST_BIN := $(SYSTEM_TEST_NAMES:%=$(B)/tests/system/%)
 SYSTEM_PATCH := $(B)/tests/system/consistency_patch.so
-SYSTEM_HDRS := include/uklp/livepatch.h include/uklp/control.h
+SYSTEM_HDRS := include/uklp/livepatch.h include/uklp/control.h \
+	tests/system/chain.h
 
 # The patchable functions: pad sites, as the conformance target's.
 $(B)/tests/system/chain.o: tests/system/chain.c

@@ -30,92 +30,11 @@
 #include <uklp/control.h>
 #include <uklp/livepatch.h>
 
-#define CYCLES	   200
-#define NTHREADS   4
-#define WAIT_MS	   5000
-#define PATCH_NAME "consistency_patch"
-#define CHAIN_OLD  0x101
-#define CHAIN_NEW  0x202
+#include "chain.h"
 
-int chain_f(void);
-
-struct hammer {
-	pthread_t thread;
-	bool started;
-	unsigned long chains, old, new, mixed;
-	int first_mixed;
-};
-
-static atomic_bool stop;
-
-static void *hammer_fn(void *arg)
-{
-	struct hammer *h = arg;
-	unsigned long chains = 0, old = 0, new = 0, mixed = 0;
-	int first_mixed = 0;
-
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		int r = chain_f();
-
-		if (r == CHAIN_OLD) {
-			old++;
-		} else if (r == CHAIN_NEW) {
-			new ++;
-		} else {
-			if (!mixed++)
-				first_mixed = r;
-		}
-		/* No klp_update_patch_state(): the threads must switch by
-		 * themselves at patched entries, in both directions. */
-		++chains;
-	}
-	h->chains = chains;
-	h->old = old;
-	h->new = new;
-	h->mixed = mixed;
-	h->first_mixed = first_mixed;
-	return NULL;
-}
-
-/* The patch next to this program: DIR(/proc/self/exe)/consistency_patch.so */
-static int patch_path(char *buf, size_t len)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	if ((size_t)snprintf(buf, len, "%s/%s.so", exe, PATCH_NAME) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-/* Report a failed control call; returns its value. */
-static int ctl_check(int ret, const char *what, int cycle)
-{
-	if (ret)
-		printf("FAIL: cycle %d: %s: %s (%s)\n", cycle, what,
-		       strerror(-ret), uklp_ctl_last_error());
-	return ret;
-}
-
-/* The main thread's own view right after a completed transition. */
-static int chain_check(int want, const char *after, int cycle)
-{
-	int r = chain_f();
-
-	if (r == want)
-		return 0;
-	printf(
-	    "FAIL: cycle %d: chain_f() returned %#x after %s, expected %#x\n",
-	    cycle, r, after, want);
-	return -1;
-}
+#define CYCLES	 200
+#define NTHREADS 4
+#define WAIT_MS	 5000
 
 static int run_cycles(const char *path, int *done)
 {
@@ -138,6 +57,8 @@ static int run_cycles(const char *path, int *done)
 int main(int argc, char **argv)
 {
 	unsigned long chains = 0, old = 0, new = 0, mixed = 0;
+	/* update_every 0: no klp_update_patch_state(); the threads must
+	 * switch by themselves at patched entries, in both directions. */
 	struct hammer h[NTHREADS] = {0};
 	char path[PATH_MAX];
 	bool ok = true;

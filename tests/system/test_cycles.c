@@ -34,16 +34,13 @@
 #include <uklp/control.h>
 #include <uklp/livepatch.h>
 
+#include "chain.h"
+
 #define CYCLES	      10000
 #define BASE_CYCLE    100
 #define WAIT_MS	      5000
 #define QUIESCE_MS    2000
 #define RSS_SLACK_KIB 512
-#define PATCH_NAME    "consistency_patch"
-#define CHAIN_OLD     0x101
-#define CHAIN_NEW     0x202
-
-int chain_f(void);
 
 static const int checkpoints[] = {BASE_CYCLE, 1000, 5000, CYCLES};
 #define NCHECK (sizeof(checkpoints) / sizeof(checkpoints[0]))
@@ -59,60 +56,6 @@ struct sample {
 	long threads;
 	char *maps_text; /* /proc/self/maps then, for the report */
 };
-
-struct hammer {
-	pthread_t thread;
-	unsigned long chains, old, new, mixed;
-	int first_mixed;
-};
-
-static atomic_bool stop;
-
-static void *hammer_fn(void *arg)
-{
-	struct hammer *h = arg;
-	unsigned long chains = 0, old = 0, new = 0, mixed = 0;
-	int first_mixed = 0;
-
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		int r = chain_f();
-
-		if (r == CHAIN_OLD) {
-			old++;
-		} else if (r == CHAIN_NEW) {
-			new ++;
-		} else {
-			if (!mixed++)
-				first_mixed = r;
-		}
-		if (!(++chains & 4095))
-			klp_update_patch_state();
-	}
-	h->chains = chains;
-	h->old = old;
-	h->new = new;
-	h->mixed = mixed;
-	h->first_mixed = first_mixed;
-	return NULL;
-}
-
-/* The patch next to this program: DIR(/proc/self/exe)/consistency_patch.so */
-static int patch_path(char *buf, size_t len)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	if ((size_t)snprintf(buf, len, "%s/%s.so", exe, PATCH_NAME) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
 
 static double now(void)
 {
@@ -261,28 +204,6 @@ static void take_sample(struct sample *s, int cycle, double t0)
 	       s->sites, s->fds, s->threads);
 }
 
-/* Report a failed control call; returns its value. */
-static int ctl_check(int ret, const char *what, int cycle)
-{
-	if (ret)
-		printf("FAIL: cycle %d: %s: %s (%s)\n", cycle, what,
-		       strerror(-ret), uklp_ctl_last_error());
-	return ret;
-}
-
-/* The main thread's own view right after a completed transition. */
-static int chain_check(int want, const char *after, int cycle)
-{
-	int r = chain_f();
-
-	if (r == want)
-		return 0;
-	printf(
-	    "FAIL: cycle %d: chain_f() returned %#x after %s, expected %#x\n",
-	    cycle, r, after, want);
-	return -1;
-}
-
 static int run_cycles(const char *path, struct sample *s, size_t *ns, double t0)
 {
 	size_t next = 0;
@@ -352,7 +273,7 @@ static bool check_leaks(const struct sample *s, size_t ns)
 int main(int argc, char **argv)
 {
 	struct sample s[NCHECK];
-	struct hammer h = {0};
+	struct hammer h = {.update_every = 4096};
 	char path[PATH_MAX];
 	size_t ns = 0;
 	bool ok = true;
