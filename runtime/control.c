@@ -84,8 +84,9 @@ static void *worker(void *arg)
 			ts.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&worker_cond, &klp_mutex, &ts);
-		if (klp_transition_patch) {
-			klp_try_complete_transition();
+		/* Texts and reaping only change when the transition ends:
+		 * not every 20 ms of a transition that waits for a thread. */
+		if (klp_transition_patch && klp_try_complete_transition()) {
 			pthread_mutex_unlock(&klp_mutex);
 			klp_reap();
 			toolif_texts();
@@ -273,13 +274,16 @@ UKLP_API int uklp_ctl_force(const char *name)
 
 UKLP_API int uklp_ctl_try_complete(void)
 {
-	bool done;
+	bool had, done;
 
 	pthread_mutex_lock(&klp_mutex);
+	had = klp_transition_patch != NULL;
 	done = klp_try_complete_transition();
 	pthread_mutex_unlock(&klp_mutex);
-	klp_reap();
-	toolif_texts();
+	if (had && done) { /* it ended now: reap, and tell the tool */
+		klp_reap();
+		toolif_texts();
+	}
 	return done ? 0 : -EAGAIN;
 }
 
