@@ -284,7 +284,7 @@ static int klp_init_object_loaded(struct klp_patch *patch,
 		func->old_size = sz;
 		if (hook_location(a, &loc)) {
 			pr_err("function '%s' cannot be patched: %s\n",
-			       func->old_name, site_reason_str(loc.reason));
+			       func->old_name, loc.why);
 			ret = -EOPNOTSUPP;
 			goto err;
 		}

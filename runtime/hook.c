@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,21 +69,27 @@ int hook_init(void)
 	return tramp_init();
 }
 
-/* The compiler's record covering @addr, as a run-time address, or 0. */
-static void records(uintptr_t addr, uintptr_t *pfe, int *mcount)
+/*
+ * Decode the site of the function at @addr: the compiler's records that
+ * cover it, else its prologue (which needs the symbol's size, and whose
+ * "f.cold" fragment, if any, must not jump into the displaced bytes).
+ */
+static int decode(uintptr_t addr, struct site_info *si)
 {
 	struct uklp_obj *o = objects_find_addr(addr);
+	struct elfsym_sym sym, cold;
 	struct elfsym_file *f;
+	uintptr_t pfe = 0;
+	size_t size = 0;
 	uint64_t link;
+	int mcount = 0, ret;
 
-	*pfe = 0;
-	*mcount = 0;
 	if (!o) {
 		objects_scan(NULL, NULL);
 		o = objects_find_addr(addr);
 	}
 	if (!o || !(f = objects_elf(o)))
-		return;
+		return site_decode(addr, 0, 0, 0, si);
 	link = addr - o->base;
 	if (f->npfe) {
 		size_t lo = 0, hi = f->npfe;
@@ -96,22 +103,33 @@ static void records(uintptr_t addr, uintptr_t *pfe, int *mcount)
 				hi = mid;
 		}
 		if (lo && link - f->pfe[lo - 1] <= 64)
-			*pfe = (uintptr_t)f->pfe[lo - 1] + o->base;
+			pfe = (uintptr_t)f->pfe[lo - 1] + o->base;
 	}
 	/* With -fcf-protection gcc records N,0 sites after the endbr64. */
-	if (!*pfe && !memcmp((const void *)addr, "\xf3\x0f\x1e\xfa", 4) &&
+	if (!pfe && !memcmp((const void *)addr, "\xf3\x0f\x1e\xfa", 4) &&
 	    elfsym_has_entry(f->pfe, f->npfe, link + 4))
-		*pfe = addr;
-	*mcount = elfsym_has_entry(f->mcount, f->nmcount, link) ||
-		  elfsym_has_entry(f->mcount, f->nmcount, link + 4);
+		pfe = addr;
+	mcount = elfsym_has_entry(f->mcount, f->nmcount, link) ||
+		 elfsym_has_entry(f->mcount, f->nmcount, link + 4);
+	if (!elfsym_find_addr(f, link, &sym) && sym.value == link)
+		size = sym.size;
+	ret = site_decode(addr, pfe, mcount, size, si);
+	if (ret || si->kind != SITE_PROLOGUE)
+		return ret;
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s.cold", sym.name);
+	if (!elfsym_lookup(f, name, 0, &cold, NULL) && cold.size)
+		ret = site_scan_more(si, (uintptr_t)cold.value + o->base,
+				     cold.size);
+	return ret;
 }
 
 int hook_location(uintptr_t addr, struct hook_loc *loc)
 {
 	struct site_info si;
 	struct hook_site *s;
-	uintptr_t pfe;
-	int mcount, ret;
+	int ret;
 
 	pthread_mutex_lock(&hook_lock);
 	s = site_find(addr);
@@ -119,15 +137,16 @@ int hook_location(uintptr_t addr, struct hook_loc *loc)
 		loc->kind = s->si.kind;
 		loc->reason = SITE_OK;
 		loc->entry = s->si.entry;
+		loc->why[0] = 0;
 		pthread_mutex_unlock(&hook_lock);
 		return 0;
 	}
-	records(addr, &pfe, &mcount);
-	ret = site_decode(addr, pfe, mcount, &si);
+	ret = decode(addr, &si);
 	pthread_mutex_unlock(&hook_lock);
 	loc->kind = si.kind;
 	loc->reason = si.reason;
 	loc->entry = si.entry;
+	snprintf(loc->why, sizeof(loc->why), "%s", ret ? site_why(&si) : "");
 	return ret;
 }
 
@@ -138,8 +157,7 @@ static void hook_c_ops(struct hook_site *s, struct tramp_regs *regs);
 static int site_get(uintptr_t ip, struct hook_site **out)
 {
 	struct hook_site *s = site_find(ip);
-	uintptr_t pfe;
-	int mcount, ret;
+	int ret;
 
 	if (s) {
 		*out = s;
@@ -149,8 +167,7 @@ static int site_get(uintptr_t ip, struct hook_site **out)
 	if (!s)
 		return -ENOMEM;
 	s->ip = ip;
-	records(ip, &pfe, &mcount);
-	ret = site_decode(ip, pfe, mcount, &s->si);
+	ret = decode(ip, &s->si);
 	if (ret)
 		goto err;
 	ret = site_prepare(&s->si);
@@ -163,6 +180,17 @@ static int site_get(uintptr_t ip, struct hook_site **out)
 		s->si.reason = SITE_NO_MEMORY_NEAR;
 		ret = -ENOSPC;
 		goto err;
+	}
+	if (s->si.kind == SITE_PROLOGUE) {
+		/* The relocated instructions go in the trampoline's slot. */
+		ret = site_relocate(&s->si, (uintptr_t)s->tramp->copy);
+		if (!ret)
+			ret = tramp_set_copy(s->tramp, s->si.plan.copy,
+					     s->si.plan.copy_len);
+		if (ret) {
+			tramp_free(s->tramp);
+			goto err;
+		}
 	}
 	s->next = site_hash[hash_ip(ip)];
 	site_hash[hash_ip(ip)] = s;

@@ -48,6 +48,7 @@ struct hook_loc {
 	enum site_kind kind;
 	enum site_reason reason;
 	uintptr_t entry;
+	char why[96]; /* the reason with its details, "" when usable */
 };
 
 /**

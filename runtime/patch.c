@@ -125,7 +125,7 @@ static int klp_patch_func(struct klp_func *func)
 			pr_err("failed to find location for function '%s'\n",
 			       func->old_name);
 			pr_err("function '%s' cannot be patched: %s\n",
-			       func->old_name, site_reason_str(loc.reason));
+			       func->old_name, loc.why);
 			return -EOPNOTSUPP;
 		}
 		ops = calloc(1, sizeof(*ops));

@@ -70,6 +70,19 @@ int console_loglevel = 7;
  * are found by "call" through find_function().
  */
 
+/*
+ * target_tiny() - a function no site can be made for: no compiler record
+ * (assembly), and only 3 bytes, too short to relocate a jmp over
+ * (tests/tool/bad-no-site.sh). Returns 0.
+ */
+__asm__(".text\n"
+	".globl target_tiny\n"
+	".type target_tiny, @function\n"
+	"target_tiny:\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".size target_tiny, . - target_tiny\n");
+
 /**
  * cmdline_show() - what test_klp_livepatch replaces (cmdline_proc_show)
  *

@@ -165,7 +165,7 @@ static void test_decode(void)
 	struct site_info si;
 	int ret;
 
-	ret = site_decode(f, f - 14, 0, &si);
+	ret = site_decode(f, f - 14, 0, 0, &si);
 	check(ret == 0 && si.kind == SITE_PAD && si.reason == SITE_OK &&
 		  si.func == f && si.entry == e && si.len == 2 &&
 		  si.jmp_at == e - 9 && si.orig == e + 2 && si.old[0] == 0x90 &&
@@ -178,7 +178,7 @@ static void test_decode(void)
 
 	f = (uintptr_t)f_endbr;
 	e = f + 4;
-	ret = site_decode(f, f - 14, 0, &si);
+	ret = site_decode(f, f - 14, 0, 0, &si);
 	check(ret == 0 && si.kind == SITE_PAD && si.entry == e && si.len == 2 &&
 		  si.jmp_at == e - 9 && si.jmp_at == f - 5 &&
 		  si.orig == e + 2 && !memcmp(si.old, "\x90\x90", 2),
@@ -189,7 +189,7 @@ static void test_decode(void)
 
 	f = (uintptr_t)f_nops;
 	e = entry_of(f_nops);
-	ret = site_decode(f, f, 0, &si);
+	ret = site_decode(f, f, 0, 0, &si);
 	check(ret == 0 && si.kind == SITE_NOPS && si.entry == e &&
 		  si.len == 5 && si.orig == e + 5 &&
 		  !memcmp(si.old, "\x90\x90\x90\x90\x90", 5) &&
@@ -200,7 +200,7 @@ static void test_decode(void)
 	      si.len, (unsigned long)(si.orig - e));
 
 	f = (uintptr_t)f_endbr_nops;
-	ret = site_decode(f, f, 0, &si);
+	ret = site_decode(f, f, 0, 0, &si);
 	check(ret == 0 && si.kind == SITE_NOPS && si.entry == f + 4 &&
 		  si.len == 5 && si.orig == f + 9 &&
 		  !memcmp(si.old, "\x90\x90\x90\x90\x90", 5),
@@ -211,7 +211,7 @@ static void test_decode(void)
 	      si.orig ? (unsigned long)(si.orig - si.entry) : 0);
 
 	f = (uintptr_t)f_nop5;
-	ret = site_decode(f, 0, 1, &si);
+	ret = site_decode(f, 0, 1, 0, &si);
 	check(ret == 0 && si.kind == SITE_NOP5 && si.entry == f &&
 		  si.len == 5 && si.jmp_at == f && si.orig == f + 5 &&
 		  !memcmp(si.old, nop5, 5),
@@ -220,28 +220,28 @@ static void test_decode(void)
 	      ret, site_kind_str(si.kind), si.len, (long)(si.jmp_at - f),
 	      (unsigned long)(si.orig - f));
 
-	ret = site_decode(f, f, 0, &si);
+	ret = site_decode(f, f, 0, 0, &si);
 	check(ret == 0 && si.kind == SITE_NOP5,
 	      "decode 5-byte nop (pfe record at the entry): ret %d kind %s",
 	      ret, site_kind_str(si.kind));
 
 	/* No record at all. */
-	ret = site_decode((uintptr_t)f_repl, 0, 0, &si);
+	ret = site_decode((uintptr_t)f_repl, 0, 0, 0, &si);
 	check(ret == -EOPNOTSUPP && si.kind == SITE_NONE &&
-		  si.reason == SITE_NO_RECORD,
+		  si.reason == SITE_NO_SIZE,
 	      "plain function, no record: ret %d kind %s reason \"%s\"", ret,
 	      site_kind_str(si.kind), site_reason_str(si.reason));
-	ret = site_decode((uintptr_t)f_nop5, 0, 0, &si);
+	ret = site_decode((uintptr_t)f_nop5, 0, 0, 0, &si);
 	check(ret == -EOPNOTSUPP && si.kind == SITE_NONE &&
-		  si.reason == SITE_NO_RECORD,
+		  si.reason == SITE_NO_SIZE,
 	      "5-byte nop without a record: ret %d reason %d", ret, si.reason);
-	ret = site_decode((uintptr_t)f_pad, 0, 0, &si);
-	check(ret == -EOPNOTSUPP && si.reason == SITE_NO_RECORD,
+	ret = site_decode((uintptr_t)f_pad, 0, 0, 0, &si);
+	check(ret == -EOPNOTSUPP && si.reason == SITE_NO_SIZE,
 	      "pad without its record: ret %d reason %d", ret, si.reason);
 
 	/* A record that leaves too little padding for the jmp. */
 	f = (uintptr_t)f_pad;
-	ret = site_decode(f, entry_of(f_pad) - 6, 0, &si);
+	ret = site_decode(f, entry_of(f_pad) - 6, 0, 0, &si);
 	check(ret == -EOPNOTSUPP && si.kind == SITE_NONE &&
 		  si.reason == SITE_PAD_TOO_SHORT,
 	      "pad record 6 bytes before the entry: ret %d reason \"%s\"", ret,
@@ -259,7 +259,7 @@ static void test_bytes_changed(void)
 	int ret, w;
 
 	w = poke_text((void *)(f - 12), "\x90", "\x00", 1);
-	ret = site_decode(f, f - 14, 0, &si);
+	ret = site_decode(f, f - 14, 0, 0, &si);
 	check(w == 0 && ret == -EOPNOTSUPP && si.kind == SITE_NONE &&
 		  si.reason == SITE_BYTES_CHANGED,
 	      "pad with a padding byte changed: ret %d reason \"%s\"", ret,
@@ -267,20 +267,20 @@ static void test_bytes_changed(void)
 	w = poke_text((void *)(f - 12), "\x00", "\x90", 1);
 
 	w |= poke_text((void *)e, "\x90", "\xc3", 1);
-	ret = site_decode(f, f - 14, 0, &si);
+	ret = site_decode(f, f - 14, 0, 0, &si);
 	check(w == 0 && ret == -EOPNOTSUPP && si.reason == SITE_BYTES_CHANGED,
 	      "pad with its entry nop changed: ret %d reason \"%s\"", ret,
 	      site_reason_str(si.reason));
 	w = poke_text((void *)e, "\xc3", "\x90", 1);
 
 	w |= poke_text((void *)(e + 1), "\x90", "\xcc", 1);
-	ret = site_decode(f, f - 14, 0, &si);
+	ret = site_decode(f, f - 14, 0, 0, &si);
 	check(w == 0 && ret == -EOPNOTSUPP && si.reason == SITE_BYTES_CHANGED,
 	      "pad with its second entry nop changed: ret %d reason \"%s\"",
 	      ret, site_reason_str(si.reason));
 	w = poke_text((void *)(e + 1), "\xcc", "\x90", 1);
 
-	ret = site_decode(f, f - 14, 0, &si);
+	ret = site_decode(f, f - 14, 0, 0, &si);
 	check(w == 0 && ret == 0 && si.kind == SITE_PAD &&
 		  ORIG(41) == f_pad_chg(41),
 	      "pad with its bytes put back: ret %d kind %s", ret,
@@ -338,7 +338,7 @@ static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
 	struct tramp *t, *t2;
 	uint8_t e_now[16];
 
-	ret = site_decode(f, pfe, mcount, &si);
+	ret = site_decode(f, pfe, mcount, 0, &si);
 	check(ret == 0 && si.kind == kind, "%s: decode: ret %d kind %s", name,
 	      ret, site_kind_str(si.kind));
 	if (ret)
@@ -458,7 +458,7 @@ static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
 	 * The site as a later decode sees it (the persistent jump is in
 	 * place): arm it again, to a new trampoline with another target.
 	 */
-	ret = site_decode(f, pfe, mcount, &si2);
+	ret = site_decode(f, pfe, mcount, 0, &si2);
 	check(ret == 0 && si2.kind == kind && si2.entry == si.entry &&
 		  si2.jmp_written == (kind == SITE_PAD || kind == SITE_NOPS),
 	      "%s: decoded again after the disarm: ret %d kind %s "

@@ -18,6 +18,7 @@
  * writer waits for before reusing it, or does not see the slot at all.
  * This is the kernel's bp_desc.refs scheme (try_get_desc()/put_desc()).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
@@ -27,10 +28,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <uklp/livepatch.h>
@@ -410,6 +413,219 @@ static bool hist_has(uintptr_t addr)
 	return false;
 }
 
+/* --- moving threads parked in code being replaced --------------------- */
+
+/*
+ * A request of poke_text_bp_move() (one at a time, under poke_lock). The
+ * fields are written only while mv_cookie is 0 and no handler is inside;
+ * a handler reads them only after it counted itself in mv_inside and then
+ * saw its own cookie in mv_cookie (both seq_cst: either the writer sees
+ * the handler inside and waits, or the handler sees the cookie cleared).
+ */
+#define MOVE_TAG     0x75000000 /* cookies are 0x75xxxxxx ('u') */
+#define MOVE_MASK    0xff000000
+#define MOVE_WAIT_NS (2 * 1000000000L)
+
+static atomic_int mv_cookie;
+static atomic_int mv_inside;
+static uintptr_t mv_lo, mv_hi;
+static poke_move_fn mv_fn;
+static void *mv_arg;
+static pid_t *mv_tids;
+static atomic_int *mv_acked;
+static size_t mv_n;
+static unsigned int mv_seq; /* under poke_lock */
+static atomic_ulong poke_moved;
+
+/* The move request's signal, in the thread it was sent to. */
+static void handle_move(ucontext_t *uc, int cookie)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+
+	atomic_fetch_add(&mv_inside, 1);
+	if (atomic_load(&mv_cookie) == cookie) {
+		uintptr_t pc = (uintptr_t)g[REG_RIP], to;
+		pid_t me = (pid_t)syscall(SYS_gettid);
+
+		if (pc > mv_lo && pc < mv_hi) {
+			to = mv_fn(mv_arg, pc);
+			if (to) {
+				g[REG_RIP] = (greg_t)to;
+				atomic_fetch_add_explicit(&poke_moved, 1,
+							  memory_order_relaxed);
+			}
+		}
+		for (size_t i = 0; i < mv_n; i++)
+			if (mv_tids[i] == me)
+				/* Pairs with the acquire in move_parked(). */
+				atomic_store_explicit(&mv_acked[i], 1,
+						      memory_order_release);
+	}
+	atomic_fetch_sub(&mv_inside, 1);
+}
+
+/*
+ * Might thread @tid be stopped in (@lo, @hi)? Not when the kernel says it
+ * sleeps with its PC elsewhere (/proc/PID/task/TID/syscall: "NR args sp
+ * pc", "-1 sp pc" or "running").
+ */
+static bool may_be_in(pid_t tid, uintptr_t lo, uintptr_t hi)
+{
+	char path[64], buf[256], *sp;
+	uintptr_t pc;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	if (!strncmp(buf, "running", 7))
+		return true;
+	sp = strrchr(buf, ' ');
+	if (!sp)
+		return true;
+	pc = (uintptr_t)strtoull(sp + 1, NULL, 0);
+	return pc > lo && pc < hi;
+}
+
+static int read_tids(pid_t **out, size_t *n)
+{
+	size_t cap = 64, k = 0;
+	pid_t *t = malloc(cap * sizeof(*t)), self = (pid_t)syscall(SYS_gettid);
+	struct dirent *de;
+	DIR *d;
+
+	if (!t)
+		return -ENOMEM;
+	d = opendir("/proc/self/task");
+	if (!d) {
+		free(t);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || tid == self)
+			continue;
+		if (k == cap) {
+			pid_t *nt = realloc(t, 2 * cap * sizeof(*t));
+
+			if (!nt) {
+				closedir(d);
+				free(t);
+				return -ENOMEM;
+			}
+			t = nt;
+			cap *= 2;
+		}
+		t[k++] = tid;
+	}
+	closedir(d);
+	*out = t;
+	*n = k;
+	return 0;
+}
+
+/*
+ * Move every other thread whose PC is in (@lo, @hi) with @fn: queue our
+ * SIGTRAP with a cookie to each thread that may be there and wait for its
+ * answer (poke_lock held). New threads cannot be there: the cc at @lo is
+ * the only way in.
+ */
+static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
+{
+	struct timespec t0, now, nap = {0, 100000};
+	pid_t pid = getpid(), *tids = NULL;
+	atomic_int *acked;
+	size_t n = 0, left;
+	int cookie, err;
+
+	err = read_tids(&tids, &n);
+	if (err)
+		return err;
+	acked = calloc(n ? n : 1, sizeof(*acked));
+	if (!acked) {
+		free(tids);
+		return -ENOMEM;
+	}
+	mv_lo = lo;
+	mv_hi = hi;
+	mv_fn = fn;
+	mv_arg = arg;
+	mv_tids = tids;
+	mv_acked = acked;
+	mv_n = n;
+	cookie = (int)(MOVE_TAG | (++mv_seq & 0xffffff));
+	if (!(cookie & ~MOVE_MASK))
+		cookie = (int)(MOVE_TAG | (++mv_seq & 0xffffff));
+	/* Pairs with the seq_cst load in handle_move(). */
+	atomic_store(&mv_cookie, cookie);
+
+	for (size_t i = 0; i < n; i++) {
+		siginfo_t si;
+
+		if (!may_be_in(tids[i], lo, hi)) {
+			atomic_store(&acked[i], 1);
+			continue;
+		}
+		memset(&si, 0, sizeof(si));
+		si.si_signo = SIGTRAP;
+		si.si_code = SI_QUEUE;
+		si.si_pid = pid;
+		si.si_uid = getuid();
+		si.si_value.sival_int = cookie;
+		if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], SIGTRAP, &si))
+			atomic_store(&acked[i], 1); /* gone (ESRCH) */
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		left = 0;
+		for (size_t i = 0; i < n; i++) {
+			/* Pairs with the release in handle_move(). */
+			if (atomic_load_explicit(&acked[i],
+						 memory_order_acquire))
+				continue;
+			if (syscall(SYS_tgkill, pid, tids[i], 0) &&
+			    errno == ESRCH) {
+				atomic_store(&acked[i], 1);
+				continue;
+			}
+			left++;
+		}
+		if (!left)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000000000L +
+			(now.tv_nsec - t0.tv_nsec) >
+		    MOVE_WAIT_NS) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		nanosleep(&nap, NULL);
+	}
+	/* Pairs with the seq_cst increment in handle_move(). */
+	atomic_store(&mv_cookie, 0);
+	while (atomic_load(&mv_inside))
+		sched_yield();
+	mv_n = 0;
+	mv_tids = NULL;
+	mv_acked = NULL;
+	free(acked);
+	free(tids);
+	if (err == -ETIMEDOUT)
+		poke_warn("a thread did not answer the request to leave the "
+			  "code being replaced");
+	return err;
+}
+
 /* --- the SIGTRAP handler ---------------------------------------------- */
 
 static void push(greg_t *g, uint64_t v)
@@ -603,6 +819,12 @@ static void poke_sigtrap(int sig, siginfo_t *info, void *ctx)
 	/* int3 (and int $3) trap with si_code SI_KERNEL, PC after them. */
 	if (info->si_code == SI_KERNEL && pc && handle_int3(uc, pc - 1, &insn))
 		goto out;
+	/* A move request of poke_text_bp_move() (a late one is dropped). */
+	if (info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+	    (info->si_value.sival_int & MOVE_MASK) == MOVE_TAG) {
+		handle_move(uc, info->si_value.sival_int);
+		goto out;
+	}
 	chain(sig, info, ctx, insn);
 out:
 	errno = saved_errno;
@@ -906,6 +1128,121 @@ err_stuck:
 	/* The cc stays; the live slot keeps emulating @new. */
 	poke_warn("a failed poke could not be undone; the site stays trapped");
 	goto err_unlock;
+}
+
+/**
+ * poke_text_bp_move() - the int3 protocol over several instructions,
+ *			 moving parked threads
+ * @addr:	the first byte
+ * @old:	the bytes there now
+ * @new:	the bytes to install
+ * @len:	their length, 1..X86INSN_MAX_LEN
+ * @trap_to:	where a thread meeting the transient int3 goes
+ * @park_end:	end of the range threads are moved out of (0: none)
+ * @move:	where a parked thread goes
+ * @arg:	its argument
+ *
+ * Byte sequence (poke.h): o[0] o[1..] -> cc o[1..] -> (threads parked in
+ * (addr, park_end) moved) -> cc n[1..] -> n[0] n[1..], each write followed
+ * by poke_sync_core().
+ *
+ * Return: 0, -EINVAL, -EBADF, -EBUSY, -ENOSPC, -EILSEQ, -ETIMEDOUT or an
+ * I/O -errno.
+ */
+int poke_text_bp_move(void *addr, const void *old, const void *new, size_t len,
+		      uintptr_t trap_to, uintptr_t park_end, poke_move_fn move,
+		      void *arg)
+{
+	static const uint8_t int3 = X86INSN_INT3;
+	uintptr_t a = (uintptr_t)addr;
+	const uint8_t *o = old, *n = new;
+	uint8_t cur[X86INSN_MAX_LEN];
+	struct poke_slot *s;
+	int err;
+
+	if (!addr || !old || !new || len < 1 || len > X86INSN_MAX_LEN ||
+	    !trap_to || (park_end && (park_end <= a || !move)) ||
+	    n[0] == X86INSN_INT3)
+		return -EINVAL;
+	pthread_mutex_lock(&poke_lock);
+	err = -EBADF;
+	if (!poke_inited)
+		goto err_unlock;
+	err = -EBUSY;
+	if (slot_overlap(a, park_end > a + len ? park_end - a : len))
+		goto err_unlock;
+	err = mem_read(a, cur, len);
+	if (err)
+		goto err_unlock;
+	err = -EILSEQ;
+	if (memcmp(cur, o, len))
+		goto err_unlock;
+	err = -ENOSPC;
+	s = slot_claim();
+	if (!s)
+		goto err_unlock;
+	s->addr = a;
+	s->len = len;
+	s->kind = POKE_TEXT;
+	s->insn.kind = X86_JMP; /* a trapped thread jumps to @trap_to */
+	s->insn.len = (unsigned int)len;
+	s->insn.target = trap_to;
+	slot_publish(s);
+
+	/* o[0] o[1..] -> cc o[1..]: from here on, traps go to @trap_to. */
+	err = mem_write(a, &int3, 1);
+	if (err)
+		goto err_retire;
+	poke_sync_core();
+	/* Nobody may still be between the instructions being replaced. */
+	if (park_end > a + 1) {
+		err = move_parked(a, park_end, move, arg);
+		if (err)
+			goto err_restore;
+	}
+	/* cc o[1..] -> cc n[1..] */
+	if (len > 1 && memcmp(o + 1, n + 1, len - 1)) {
+		err = mem_write(a + 1, n + 1, len - 1);
+		if (err)
+			goto err_restore;
+		poke_sync_core();
+	}
+	/* cc n[1..] -> n[0] n[1..] */
+	err = mem_write(a, n, 1);
+	if (err)
+		goto err_restore;
+	poke_sync_core();
+	slot_retire(s);
+	pthread_mutex_unlock(&poke_lock);
+	return 0;
+
+err_restore:
+	/* Back: cc ?[1..] -> cc o[1..] -> o[0] o[1..] */
+	if (len > 1 && mem_write(a + 1, o + 1, len - 1))
+		goto err_stuck;
+	poke_sync_core();
+	if (mem_write(a, o, 1))
+		goto err_stuck;
+	poke_sync_core();
+err_retire:
+	slot_retire(s);
+err_unlock:
+	pthread_mutex_unlock(&poke_lock);
+	return err;
+
+err_stuck:
+	poke_warn("a failed poke could not be undone; the site stays trapped");
+	goto err_unlock;
+}
+
+/**
+ * poke_moved_threads() - parked threads moved by poke_text_bp_move()
+ *
+ * Return: how many since the process started.
+ */
+unsigned long poke_moved_threads(void)
+{
+	return atomic_load_explicit(&poke_moved, memory_order_relaxed);
 }
 
 /**

@@ -40,6 +40,7 @@
 #define UKLP_POKE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <ucontext.h>
 
 /**
@@ -144,6 +145,67 @@ int poke_text(void *addr, const void *old, const void *new, size_t len);
  * reaching it being emulated as if it executed @new).
  */
 int poke_text_bp(void *addr, const void *old, const void *new, size_t len);
+
+/**
+ * typedef poke_move_fn - where a thread parked in code being replaced goes
+ * @arg:	the caller's argument to poke_text_bp_move()
+ * @pc:		the thread's PC, inside the range being replaced
+ *
+ * Runs in signal context in the parked thread: async-signal-safe, no
+ * locks.
+ *
+ * Return: the PC to continue at, or 0 to leave the thread where it is.
+ */
+typedef uintptr_t (*poke_move_fn)(void *arg, uintptr_t pc);
+
+/**
+ * poke_text_bp_move() - replace the first bytes of code threads may be
+ *			 stopped inside of (a prologue site)
+ * @addr:	the first byte
+ * @old:	the bytes there now (@len), any instructions
+ * @new:	the bytes to install (@len)
+ * @len:	1..X86INSN_MAX_LEN
+ * @trap_to:	where a thread that meets the transient int3 goes on: the
+ *		code equivalent to what is being installed (a trampoline, or
+ *		the relocated copy of @old)
+ * @park_end:	threads whose PC is in (@addr, @park_end) are moved with
+ *		@move before the tail is written; 0: none can be there
+ * @move:	where such a thread goes (see poke_move_fn)
+ * @arg:	its argument
+ *
+ * The int3 protocol of poke_text_bp() with one more step:
+ *
+ *	@addr[0]           := cc			poke_sync_core()
+ *	move the threads parked in (@addr, @park_end)
+ *	@addr[1..len-1]    := @new[1..len-1]		poke_sync_core()
+ *	@addr[0]           := @new[0]			poke_sync_core()
+ *
+ * Once the cc is visible, no thread can enter @addr + 1 .. @park_end - 1
+ * other than by being there already (the caller guarantees no other code
+ * branches into the range). Each other thread that may be there gets a
+ * SIGTRAP queued by rt_tgsigqueueinfo() with a cookie; its handler calls
+ * @move on its PC and answers. A thread is asked only when
+ * /proc/self/task/TID/syscall says it is runnable or its PC is in the
+ * range (a thread asleep in a system call elsewhere is left alone). The
+ * caller waits up to 2 s for the answers (a thread that exits answers by
+ * going away).
+ *
+ * Return: 0; -EINVAL (bad arguments); -EBADF; -EBUSY; -ENOSPC; -EILSEQ
+ * (nothing written); -ETIMEDOUT (a thread did not answer: the original
+ * was put back, nothing changed); or an I/O -errno after the original was
+ * restored.
+ */
+int poke_text_bp_move(void *addr, const void *old, const void *new,
+		      size_t len, uintptr_t trap_to, uintptr_t park_end,
+		      poke_move_fn move, void *arg);
+
+/**
+ * poke_moved_threads() - how many parked threads poke_text_bp_move() moved
+ *
+ * Return: the number of threads whose PC a move handler changed since the
+ * process started (for tests).
+ */
+unsigned long poke_moved_threads(void);
 
 /**
  * poke_sync_core() - make every thread execute a core-serializing instruction

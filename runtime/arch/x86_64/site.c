@@ -39,9 +39,30 @@
  *   arm:    [E+1..E+4] 90 90 90 90 -> rel32 (first arm only) ; sync
  *           [E] 90 -> e9 ; sync
  *   disarm: [E] e9 -> 90 ; sync    (E+1..E+4 keep the harmless bytes)
+ *
+ * SITE_PROLOGUE (no compiler site; DESIGN.md 4): the first instructions
+ * at E (after endbr64), D >= 5 bytes, are relocated by x86reloc_plan()
+ * into a copy inside the site's trampoline, ending in "e9 <rel32 to
+ * E + D>"; the copy is the "original code" every unpatched thread runs.
+ * Threads may be stopped between the displaced instructions, so:
+ *   arm:    [E] o0 -> cc ; sync            (a thread meeting the cc goes
+ *                                           to the trampoline)
+ *           every thread whose PC is in (E, E + D) is moved to the same
+ *           instruction in the copy (poke_text_bp_move(): a signal, whose
+ *           handler rewrites the PC, to each thread that may be there)
+ *           [E+1..E+4] o1..o4 -> rel32 ; sync
+ *           [E] cc -> e9 ; sync            now E: e9 <rel32 to trampoline>
+ *           (bytes E+5 .. E+D-1 keep the original code, unreachable)
+ *   disarm: [E] e9 -> cc ; sync            (a thread meeting the cc goes
+ *                                           to the copy)
+ *           [E+1..E+4] rel32 -> o1..o4 ; sync ; [E] cc -> o0 ; sync
+ *   No thread can be inside the jmp, so disarm moves no one; threads in
+ *   the copy leave it by its jmp back to E + D, so the copy (like the
+ *   trampoline) stays until the site is freed after a grace period.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,6 +89,15 @@ const char *site_reason_str(enum site_reason r)
 		return "padding too short for a jmp";
 	case SITE_NO_MEMORY_NEAR:
 		return "no free memory within +/-2 GB for a trampoline";
+	case SITE_NO_SIZE:
+		return "no compiler site, and the symbol has no size to scan "
+		       "the function for a prologue site";
+	case SITE_RELOC:
+		return "no compiler site, and the prologue cannot be "
+		       "relocated";
+	case SITE_PARKED:
+		return "a thread inside the prologue did not answer the "
+		       "request to move";
 	}
 	return "unknown";
 }
@@ -85,6 +115,8 @@ const char *site_kind_str(enum site_kind k)
 		return "fentry";
 	case SITE_NOPS:
 		return "nops";
+	case SITE_PROLOGUE:
+		return "prologue";
 	}
 	return "unknown";
 }
@@ -136,7 +168,87 @@ static int is_fentry_call(const uint8_t *p, uintptr_t e)
 	return *(const uintptr_t *)((uintptr_t)q + 6 + (intptr_t)d) == fentry;
 }
 
-int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
+const char *site_why(const struct site_info *si)
+{
+	return si->why[0] ? si->why : site_reason_str(si->reason);
+}
+
+/* The plan's refusal as si->why: "prologue: jump into prologue at +0x12". */
+static void reloc_why(struct site_info *si)
+{
+	char buf[64];
+
+	snprintf(si->why, sizeof(si->why),
+		 "no compiler site, and the prologue cannot be relocated: %s",
+		 x86reloc_reason_str(si->plan.reason, si->plan.reason_at, buf,
+				     sizeof(buf)));
+}
+
+/*
+ * A function without a compiler site: relocate its first instructions.
+ * The copy's address is not known yet (site_relocate() plans again for
+ * it): plan for a copy at the function itself, which is in range.
+ */
+static int decode_prologue(uintptr_t func, size_t size, struct site_info *out)
+{
+	int ret;
+
+	if (!size) {
+		out->reason = SITE_NO_SIZE;
+		return -EOPNOTSUPP;
+	}
+	ret =
+	    x86reloc_plan((const uint8_t *)func, size, func, func, &out->plan);
+	if (ret) {
+		out->reason = SITE_RELOC;
+		reloc_why(out);
+		return -EOPNOTSUPP;
+	}
+	out->kind = SITE_PROLOGUE;
+	out->entry = func + out->plan.skip;
+	out->len = 5;
+	out->jmp_at = out->entry;
+	out->orig = 0; /* the copy: site_relocate() */
+	memcpy(out->old, (const void *)out->entry, 5);
+	return 0;
+}
+
+int site_scan_more(struct site_info *si, uintptr_t code, size_t size)
+{
+	if (si->kind != SITE_PROLOGUE)
+		return 0;
+	if (!x86reloc_scan(&si->plan, si->func, (const uint8_t *)code, size,
+			   code))
+		return 0;
+	si->kind = SITE_NONE;
+	si->reason = SITE_RELOC;
+	reloc_why(si);
+	return -EOPNOTSUPP;
+}
+
+int site_relocate(struct site_info *si, uintptr_t copy)
+{
+	size_t displaced = si->plan.displaced;
+	int ret;
+
+	if (si->kind != SITE_PROLOGUE)
+		return -EINVAL;
+	/* The whole function was scanned by site_decode(): plan again for
+	 * the copy's address over the displaced instructions only. */
+	ret =
+	    x86reloc_plan((const uint8_t *)si->func, si->plan.skip + displaced,
+			  si->func, copy, &si->plan);
+	if (ret || si->plan.displaced != displaced) {
+		si->kind = SITE_NONE;
+		si->reason = SITE_RELOC;
+		reloc_why(si);
+		return -EOPNOTSUPP;
+	}
+	si->orig = copy;
+	return 0;
+}
+
+int site_decode(uintptr_t func, uintptr_t pfe, int mcount, size_t size,
 		struct site_info *out)
 {
 	const uint8_t *f = (const uint8_t *)func;
@@ -198,6 +310,8 @@ int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
 		out->entry = e;
 		out->len = p[0] == 0xe8 ? 5 : 6;
 		out->orig = e + out->len;
+	} else if (!pfe && !mcount) {
+		return decode_prologue(func, size, out);
 	} else {
 		return -EOPNOTSUPP;
 	}
@@ -333,6 +447,21 @@ static int retarget(struct site_info *si, uintptr_t tramp)
 	return poke_text_bp((void *)si->jmp_at, cur, jmp, 5);
 }
 
+/*
+ * poke_move_fn of a prologue site: a thread stopped between displaced
+ * instructions goes on at the same instruction of the copy. Runs in
+ * signal context: x86reloc_map_pc() only reads the plan.
+ */
+static uintptr_t prologue_move(void *arg, uintptr_t pc)
+{
+	const struct site_info *si = arg;
+	uint64_t to;
+
+	if (x86reloc_map_pc(&si->plan, si->func, si->orig, pc, &to))
+		return 0;
+	return (uintptr_t)to;
+}
+
 int site_arm(struct site_info *si, uintptr_t tramp)
 {
 	uint8_t jmp[8], cur[16];
@@ -400,6 +529,18 @@ int site_arm(struct site_info *si, uintptr_t tramp)
 		if (si->len == 6)
 			jmp[5] = 0x90;
 		return poke_text_bp((void *)si->entry, si->old, jmp, si->len);
+	case SITE_PROLOGUE:
+		ret = x86insn_encode_jmp(si->entry, tramp, jmp);
+		if (ret)
+			return ret;
+		ret = poke_text_bp_move((void *)si->entry, si->old, jmp, 5,
+					tramp, si->entry + si->plan.displaced,
+					prologue_move, si);
+		if (ret == -ETIMEDOUT) {
+			si->reason = SITE_PARKED;
+			si->why[0] = 0;
+		}
+		return ret;
 	case SITE_NONE:
 		break;
 	}
@@ -428,6 +569,12 @@ int site_disarm(struct site_info *si)
 	case SITE_FENTRY:
 		memcpy(cur, (void *)si->entry, si->len);
 		return poke_text_bp((void *)si->entry, cur, si->old, si->len);
+	case SITE_PROLOGUE:
+		/* A thread meeting the transient cc runs the original code:
+		 * the copy. */
+		memcpy(cur, (void *)si->entry, 5);
+		return poke_text_bp_move((void *)si->entry, cur, si->old, 5,
+					 si->orig, 0, NULL, NULL);
 	case SITE_NONE:
 		break;
 	}

@@ -9,12 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "x86reloc.h"
+
 enum site_kind {
 	SITE_NONE = 0,
-	SITE_PAD,    /* -fpatchable-function-entry=16,14 */
-	SITE_NOP5,   /* one 5-byte nop at entry (-mnop-mcount, converted) */
-	SITE_FENTRY, /* call __fentry__ (-pg -mfentry) */
-	SITE_NOPS,   /* -fpatchable-function-entry=N (N >= 5 one-byte nops) */
+	SITE_PAD,      /* -fpatchable-function-entry=16,14 */
+	SITE_NOP5,     /* one 5-byte nop at entry (-mnop-mcount, converted) */
+	SITE_FENTRY,   /* call __fentry__ (-pg -mfentry) */
+	SITE_NOPS,     /* -fpatchable-function-entry=N (N >= 5 one-byte nops) */
+	SITE_PROLOGUE, /* no compiler site: the first instructions relocated */
 };
 
 /* Why a function has no usable site: printed by the tool. */
@@ -25,6 +28,13 @@ enum site_reason {
 			     */
 	SITE_PAD_TOO_SHORT, /* padding before the entry cannot hold a jmp */
 	SITE_NO_MEMORY_NEAR, /* no free address range within +/-2 GB */
+	SITE_NO_SIZE,	     /* no compiler site, and no symbol size: the
+			      * function cannot be scanned for a prologue
+			      * site */
+	SITE_RELOC,	     /* no compiler site, and the prologue cannot be
+			      * relocated: site_info.why says why */
+	SITE_PARKED,	     /* a thread parked in the displaced bytes did
+			      * not answer the request to move */
 };
 
 struct site_info {
@@ -38,6 +48,10 @@ struct site_info {
 	uint8_t old[16];  /* bytes at @entry before arming */
 	uint8_t rel[4];	  /* SITE_NOPS: the rel32 written (harmless bytes) */
 	int jmp_written;  /* SITE_PAD/NOPS: the persistent jump is in place */
+	/* SITE_PROLOGUE: how the displaced instructions are relocated; the
+	 * copy (at @orig once site_relocate() placed it) */
+	struct x86reloc_plan plan;
+	char why[80]; /* the reason as text, with details */
 };
 
 /**
@@ -62,12 +76,48 @@ const char *site_kind_str(enum site_kind k);
  * @pfe:	is @func - 14 .. @func recorded in __patchable_function_entries
  *		(run-time address of the record that covers @func, or 0)
  * @mcount:	non-zero when @func is recorded in __mcount_loc
- * @out:	result; kind SITE_NONE with a reason when unusable
+ * @size:	the function's size (st_size), 0 if unknown: a function with
+ *		no compiler site and a known size gets a prologue site if its
+ *		first instructions can be relocated (x86reloc_plan())
+ * @out:	result; kind SITE_NONE with a reason (and out->why) when
+ *		unusable
  *
  * Return: 0 when usable, -EOPNOTSUPP otherwise.
  */
-int site_decode(uintptr_t func, uintptr_t pfe, int mcount,
+int site_decode(uintptr_t func, uintptr_t pfe, int mcount, size_t size,
 		struct site_info *out);
+
+/**
+ * site_scan_more() - refuse a prologue site that other code jumps into
+ * @si:		a SITE_PROLOGUE site
+ * @code:	run-time address of other code of the function (its
+ *		"f.cold" or "f.part.N" fragment)
+ * @size:	its size
+ *
+ * Return: 0; -EOPNOTSUPP with si->kind SITE_NONE and si->why set when
+ * @code branches into the displaced bytes.
+ */
+int site_scan_more(struct site_info *si, uintptr_t code, size_t size);
+
+/**
+ * site_relocate() - plan the prologue copy for its final address
+ * @si:		a SITE_PROLOGUE site
+ * @copy:	where the copy will run (inside the site's trampoline)
+ *
+ * On success si->plan.copy (si->plan.copy_len bytes) is the code to place
+ * at @copy, and si->orig is @copy.
+ *
+ * Return: 0, or -EOPNOTSUPP (si->reason SITE_RELOC, si->why set).
+ */
+int site_relocate(struct site_info *si, uintptr_t copy);
+
+/**
+ * site_why() - the reason a site is unusable, with its details
+ * @si:	a decoded site
+ *
+ * Return: si->why when set, else site_reason_str(si->reason).
+ */
+const char *site_why(const struct site_info *si);
 
 /**
  * site_prepare() - reserve what arming will need (SITE_NOPS: its stub)

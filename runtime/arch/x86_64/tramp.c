@@ -8,6 +8,8 @@
  * [i * CODE_SLOT, +CODE_SLOT) and data bytes [i * DATA_SLOT, +DATA_SLOT) of
  * the data pages. Code is never mapped writable: it is written once through
  * /proc/self/mem (poke_text()) before the site that jumps to it is armed.
+ * The last TRAMP_COPY_MAX bytes of a code slot hold a prologue site's
+ * relocated instructions (tramp_set_copy()), within rel32 of the site.
  *
  * Code of one trampoline (data fields are RIP-relative; see struct
  * tramp_data; WOFF/COFF are the TLS offsets of the thread's word and
@@ -398,8 +400,9 @@ struct tramp *tramp_alloc(uintptr_t near, uint64_t site, uint64_t c_slow,
 	e.at = (uint64_t)(uintptr_t)t->code;
 	len = emit_tramp(&e, (uint64_t)(uintptr_t)t->data, &t->l_callops,
 			 &t->l_dispatch, &t->l_slow);
-	if (len > CODE_SLOT)
-		abort(); /* invariant: the trampoline fits its slot */
+	if (len > CODE_SLOT - TRAMP_COPY_MAX)
+		abort(); /* invariant: the trampoline and a copy fit a slot */
+	t->copy = t->code + CODE_SLOT - TRAMP_COPY_MAX;
 
 	t->data->site = site;
 	t->data->c_slow = c_slow;
@@ -422,6 +425,24 @@ struct tramp *tramp_alloc(uintptr_t near, uint64_t site, uint64_t c_slow,
 	n_alloc++;
 	pthread_mutex_unlock(&tramp_lock);
 	return t;
+}
+
+int tramp_set_copy(struct tramp *t, const uint8_t *code, size_t len)
+{
+	uint8_t cur[TRAMP_COPY_MAX];
+	int ret;
+
+	if (len > TRAMP_COPY_MAX)
+		return -EINVAL;
+	/* A recycled slot may hold an old copy: verify against it. */
+	memcpy(cur, t->copy, len);
+	ret = poke_text(t->copy, cur, code, len);
+	if (ret)
+		return ret;
+	/* Not published yet: the site is armed (with a sync) later. */
+	t->data->orig = (uint64_t)(uintptr_t)t->copy;
+	t->data->mode = (uint64_t)(uintptr_t)t->copy;
+	return 0;
 }
 
 /*

@@ -38,6 +38,8 @@ struct tramp {
 	uint64_t l_callops;	 /* labels inside @code */
 	uint64_t l_dispatch;
 	uint64_t l_slow;
+	uint8_t *copy; /* TRAMP_COPY_MAX bytes for a prologue's relocated
+			* instructions (see tramp_set_copy()) */
 	struct tramp *next_free;
 };
 
@@ -63,6 +65,22 @@ int tramp_init(void);
  */
 struct tramp *tramp_alloc(uintptr_t near, uint64_t site, uint64_t c_slow,
 			  uint64_t c_ops, uint64_t orig);
+
+/* Room for a prologue site's copy (x86reloc's X86RELOC_COPY_MAX). */
+#define TRAMP_COPY_MAX 64
+
+/**
+ * tramp_set_copy() - place a prologue site's relocated instructions
+ * @t:		a trampoline whose site is not armed yet
+ * @code:	the copy (planned for t->copy), ending in its jmp back
+ * @len:	its length, at most TRAMP_COPY_MAX
+ *
+ * Writes @code at t->copy and makes it the original code's continuation
+ * (data->orig and data->mode).
+ *
+ * Return: 0 or -errno.
+ */
+int tramp_set_copy(struct tramp *t, const uint8_t *code, size_t len);
 
 /**
  * tramp_free() - give back a trampoline no thread can enter any more
