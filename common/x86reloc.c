@@ -23,13 +23,19 @@ static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
 #define JMP32_LEN 5
 #define JCC32_LEN 6
 #define LOOP_TAIL (2 + 2 + JMP32_LEN)
+/* A call as the last displaced instruction: push the original return
+ * address (68 imm32 pushes it sign-extended; c7 44 24 04 imm32 sets its
+ * high half), then jump: e9 rel32, or ff 25 disp32 for ff 15 disp32. */
+#define PUSH64_LEN (5 + 8)
 
 enum dkind {
-	D_COPY,	  /* copied as is */
-	D_RIPREL, /* copied, disp32 at @disp_off re-aimed */
-	D_JMP,	  /* eb rel8, e9 rel32 -> e9 rel32 */
-	D_JCC,	  /* 7x rel8, 0f 8x rel32 -> 0f 8x rel32 */
-	D_LOOP,	  /* [67] e0..e3 rel8 -> [67] e0..e3 02 eb 05 e9 rel32 */
+	D_COPY,	    /* copied as is */
+	D_RIPREL,   /* copied, disp32 at @disp_off re-aimed */
+	D_JMP,	    /* eb rel8, e9 rel32 -> e9 rel32 */
+	D_JCC,	    /* 7x rel8, 0f 8x rel32 -> 0f 8x rel32 */
+	D_LOOP,	    /* [67] e0..e3 rel8 -> [67] e0..e3 02 eb 05 e9 rel32 */
+	D_CALL,	    /* e8 rel32 -> push <return>; e9 rel32 */
+	D_CALL_RIP, /* ff 15 disp32 -> push <return>; ff 25 disp32 */
 };
 
 /* One displaced instruction. */
@@ -304,8 +310,24 @@ static int classify(struct dec *d, const uint8_t *b, size_t off,
 	if (cs_insn_group(d->h, in, CS_GRP_RET) ||
 	    cs_insn_group(d->h, in, CS_GRP_IRET))
 		return refuse(p, X86RELOC_RET_IN_PROLOGUE, off);
-	if (cs_insn_group(d->h, in, CS_GRP_CALL))
+	if (cs_insn_group(d->h, in, CS_GRP_CALL)) {
+		/* Only "e8 rel32" and "ff 15 disp32" (no prefixes) are
+		 * rewritten, and plan() accepts them only as the last
+		 * displaced instruction. */
+		if (in->size == 5 && b[0] == 0xe8) {
+			di->kind = D_CALL;
+			di->target = in->address + 5 +
+				     (uint64_t)(int64_t)get_le32(b + 1);
+			return 0;
+		}
+		if (in->size == 6 && b[0] == 0xff && b[1] == 0x15) {
+			di->kind = D_CALL_RIP;
+			di->target = in->address + 6 +
+				     (uint64_t)(int64_t)get_le32(b + 2);
+			return 0;
+		}
 		return refuse(p, X86RELOC_CALL_IN_PROLOGUE, off);
+	}
 
 	if (branch_target(d, &di->target)) {
 		if (!parse_branch(d, b, di))
@@ -429,6 +451,35 @@ static int emit(struct x86reloc_plan *p, const uint8_t *code,
 		o[1] = 0x80 | di->op;
 		put_le32(o + 2, r);
 		return 0;
+	case D_CALL:
+	case D_CALL_RIP:
+		/* The return address is the original's, right after the
+		 * displaced bytes: the callee returns into the function's
+		 * own code, with its own unwind information. */
+		dest = func + di->off + di->len;
+		o[0] = 0x68; /* push $lo32 (sign-extended) */
+		put_le32(o + 1, (int32_t)(uint32_t)dest);
+		o[5] = 0xc7; /* movl $hi32, 4(%rsp) */
+		o[6] = 0x44;
+		o[7] = 0x24;
+		o[8] = 0x04;
+		put_le32(o + 9, (int32_t)(uint32_t)(dest >> 32));
+		o += PUSH64_LEN;
+		at += PUSH64_LEN;
+		if (di->kind == D_CALL) {
+			if (!rel32(at + JMP32_LEN, di->target, &r))
+				return refuse(p, X86RELOC_OUT_OF_RANGE,
+					      di->off);
+			o[0] = 0xe9;
+			put_le32(o + 1, r);
+			return 0;
+		}
+		if (!rel32(at + 6, di->target, &r))
+			return refuse(p, X86RELOC_OUT_OF_RANGE, di->off);
+		o[0] = 0xff; /* jmp *disp32(%rip) */
+		o[1] = 0x25;
+		put_le32(o + 2, r);
+		return 0;
 	case D_LOOP:
 		if (di->addr32) {
 			*o++ = 0x67;
@@ -457,6 +508,10 @@ static size_t copy_size(const struct dinsn *di)
 		return JCC32_LEN;
 	case D_LOOP:
 		return (di->addr32 ? 1 : 0) + LOOP_TAIL;
+	case D_CALL:
+		return PUSH64_LEN + JMP32_LEN;
+	case D_CALL_RIP:
+		return PUSH64_LEN + 6;
 	default:
 		return di->len;
 	}
@@ -491,6 +546,11 @@ static int plan(struct dec *d, const uint8_t *code, size_t size, uint64_t func,
 		if (unconditional(d->in) &&
 		    off + cur->len - p->skip < X86RELOC_MIN_DISPLACED)
 			return refuse(p, X86RELOC_JMP_IN_PROLOGUE, off);
+		/* A call returns to the byte after it: that must be outside
+		 * the displaced bytes, which the jmp overwrites. */
+		if ((cur->kind == D_CALL || cur->kind == D_CALL_RIP) &&
+		    off + cur->len - p->skip < X86RELOC_MIN_DISPLACED)
+			return refuse(p, X86RELOC_CALL_IN_PROLOGUE, off);
 		p->insn_off[p->ninsn] = off - p->skip;
 		p->copy_off[p->ninsn] = co;
 		co += copy_size(cur);
@@ -508,7 +568,8 @@ static int plan(struct dec *d, const uint8_t *code, size_t size, uint64_t func,
 	for (size_t i = 0; i < p->ninsn; i++) {
 		if (di[i].kind == D_COPY || !interior(p, func, di[i].target))
 			continue;
-		if (di[i].kind == D_RIPREL ||
+		if (di[i].kind == D_RIPREL || di[i].kind == D_CALL ||
+		    di[i].kind == D_CALL_RIP ||
 		    !map_target(p, func, copy, di[i].target, &dest))
 			return refuse(p, X86RELOC_UNRELOCATABLE, di[i].off);
 	}

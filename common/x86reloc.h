@@ -19,6 +19,12 @@
  *   7x rel8, 0f 8x rel32  jcc                     0f 8x rel32
  *   e0/e1/e2 rel8         loopne/loope/loop       e2 02 eb 05 e9 rel32
  *   e3 rel8, 67 e3 rel8   jrcxz/jecxz               (same shape, prefix kept)
+ *   e8 rel32  call        (last displaced          68 <lo32 of R>
+ *                          instruction only; R =   c7 44 24 04 <hi32 of R>
+ *                          the address after it,   e9 rel32
+ *                          in the original)        (push R; jmp)
+ *   ff 15 <disp32>        call *d(%rip) (same)    68 .. c7 44 24 04 ..
+ *                                                 ff 25 <disp32>
  *   <end>                                         e9 rel32 back to
  *                                                 entry + skip + displaced
  *
@@ -30,8 +36,12 @@
  *
  * Refused, with a typed reason (enum x86reloc_reason) that says why:
  *   - fewer than 5 bytes after the endbr64 (TOO_SHORT);
- *   - in the displaced bytes: a call (the return address would point into
- *     the copy: the stack check and unwinders would not know it), ret,
+ *   - in the displaced bytes: a call other than the last displaced
+ *     instruction (it returns into the bytes the jmp overwrites), or of
+ *     another form than e8/ff 15 (a call is rewritten as a push of the
+ *     original return address and a jmp, so that the callee returns into
+ *     the function itself, where unwinders and the stack check know the
+ *     code: gcc's "sub $8,%rsp; call f" entries are common), ret,
  *     int3/int1 (a breakpoint, or another patcher at work), ud2/ud1/ud0, an
  *     unconditional jmp followed by more displaced bytes (what follows is
  *     reached from elsewhere, perhaps indirectly), 66/67-prefixed direct

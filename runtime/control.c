@@ -326,6 +326,7 @@ UKLP_API int uklp_ctl_stats(struct uklp_stats *st)
 	st->transition = klp_transition_patch != NULL;
 	pthread_mutex_unlock(&klp_mutex);
 	hook_stats(&st->sites, &st->armed, &st->trampolines);
+	st->moved = (long)poke_moved_threads();
 	return 0;
 }
 

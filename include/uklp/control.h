@@ -111,6 +111,8 @@ int uklp_ctl_log(char *buf, size_t len);
  * @armed:	sites currently redirected
  * @trampolines: trampolines allocated and not recycled
  * @transition:	1 while a transition is in progress
+ * @moved:	threads moved out of a prologue's displaced instructions
+ *		while its site was armed, since the process started
  */
 struct uklp_stats {
 	long patches;
@@ -118,6 +120,7 @@ struct uklp_stats {
 	long armed;
 	long trampolines;
 	long transition;
+	long moved;
 };
 
 /**

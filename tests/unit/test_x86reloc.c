@@ -72,6 +72,8 @@
 	X(fx_hot_cold)                                                         \
 	X(fx_call)                                                             \
 	X(fx_endbr_call)                                                       \
+	X(fx_call_rip)                                                         \
+	X(fx_call_mid)                                                         \
 	X(fx_short)                                                            \
 	X(fx_endbr_short)                                                      \
 	X(fx_backjump)                                                         \
@@ -198,8 +200,10 @@ static const struct fx fixtures[] = {
     OK(fx_endbr, 4, 7, 3, "55 48 89 e5 8d 47 05 e9 {F+11@12}", ABI_X, 0, NULL),
     OK(fx_gcc, 0, 8, 3, "55 48 89 e5 48 83 ec 20 e9 {F+8@13}", ABI_X, 0, NULL),
     OK(fx_hot, 0, 5, 3, "53 89 fb 85 ff e9 {F+5@10}", ABI_X, F_COLD, NULL),
-    NO(fx_call, CALL_IN_PROLOGUE, 0),
-    NO(fx_endbr_call, CALL_IN_PROLOGUE, 5),
+    OK(fx_call, 0, 5, 1, NULL, ABI_X, 0, NULL),
+    OK(fx_endbr_call, 4, 6, 2, NULL, ABI_X, 0, NULL),
+    OK(fx_call_rip, 0, 10, 2, NULL, ABI_X, 0, NULL),
+    NO(fx_call_mid, CALL_IN_PROLOGUE, 0),
     NO(fx_short, TOO_SHORT, 3),
     NO(fx_endbr_short, TOO_SHORT, 7),
     NO(fx_backjump, JUMP_INTO_PROLOGUE, 2),

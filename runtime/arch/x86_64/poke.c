@@ -465,6 +465,56 @@ static void handle_move(ucontext_t *uc, int cookie)
 }
 
 /*
+ * The move request's signal: a real-time signal, so that it is queued and
+ * never merged with a pending SIGTRAP of the int3 (a thread looping through
+ * the site keeps one pending), and delivered after it (the kernel delivers
+ * synchronous signals such as an int3's SIGTRAP first, then the lowest
+ * number): a thread that trapped on the cc is emulated before it is asked.
+ * A late request (after a timeout) is ignored.
+ */
+static void poke_sigmove(int sig, siginfo_t *info, void *ctx)
+{
+	int saved_errno = errno;
+
+	if (info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+	    (info->si_value.sival_int & MOVE_MASK) == MOVE_TAG)
+		handle_move(ctx, info->si_value.sival_int);
+	errno = saved_errno;
+}
+
+/*
+ * The signal for move requests: the highest real-time signal that nobody
+ * handles (SIG_DFL) when first needed, then ours for the process's life
+ * (a request that timed out may still be pending; its default action
+ * would kill the process). Another one is chosen if the program took it
+ * over since. poke_lock held.
+ */
+static int mv_sig;
+
+static int move_signal(void)
+{
+	struct sigaction cur, act;
+
+	if (mv_sig && !sigaction(mv_sig, NULL, &cur) &&
+	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == poke_sigmove)
+		return mv_sig;
+	for (int sig = SIGRTMAX; sig > SIGRTMIN; sig--) {
+		if (sigaction(sig, NULL, &cur) || cur.sa_handler != SIG_DFL ||
+		    (cur.sa_flags & SA_SIGINFO))
+			continue;
+		memset(&act, 0, sizeof(act));
+		act.sa_sigaction = poke_sigmove;
+		act.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+		sigemptyset(&act.sa_mask);
+		if (sigaction(sig, &act, NULL))
+			continue;
+		mv_sig = sig;
+		return sig;
+	}
+	return -EAGAIN;
+}
+
+/*
  * Might thread @tid be stopped in (@lo, @hi)? Not when the kernel says it
  * sleeps with its PC elsewhere (/proc/PID/task/TID/syscall: "NR args sp
  * pc", "-1 sp pc" or "running").
@@ -536,7 +586,7 @@ static int read_tids(pid_t **out, size_t *n)
 
 /*
  * Move every other thread whose PC is in (@lo, @hi) with @fn: queue our
- * SIGTRAP with a cookie to each thread that may be there and wait for its
+ * move signal with a cookie to each thread that may be there and wait for its
  * answer (poke_lock held). New threads cannot be there: the cc at @lo is
  * the only way in.
  */
@@ -546,8 +596,11 @@ static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
 	pid_t pid = getpid(), *tids = NULL;
 	atomic_int *acked;
 	size_t n = 0, left;
-	int cookie, err;
+	int cookie, err, sig;
 
+	sig = move_signal();
+	if (sig < 0)
+		return sig;
 	err = read_tids(&tids, &n);
 	if (err)
 		return err;
@@ -577,12 +630,12 @@ static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
 			continue;
 		}
 		memset(&si, 0, sizeof(si));
-		si.si_signo = SIGTRAP;
+		si.si_signo = sig;
 		si.si_code = SI_QUEUE;
 		si.si_pid = pid;
 		si.si_uid = getuid();
 		si.si_value.sival_int = cookie;
-		if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], SIGTRAP, &si))
+		if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], sig, &si))
 			atomic_store(&acked[i], 1); /* gone (ESRCH) */
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -819,12 +872,7 @@ static void poke_sigtrap(int sig, siginfo_t *info, void *ctx)
 	/* int3 (and int $3) trap with si_code SI_KERNEL, PC after them. */
 	if (info->si_code == SI_KERNEL && pc && handle_int3(uc, pc - 1, &insn))
 		goto out;
-	/* A move request of poke_text_bp_move() (a late one is dropped). */
-	if (info->si_code == SI_QUEUE && info->si_pid == getpid() &&
-	    (info->si_value.sival_int & MOVE_MASK) == MOVE_TAG) {
-		handle_move(uc, info->si_value.sival_int);
-		goto out;
-	}
+
 	chain(sig, info, ctx, insn);
 out:
 	errno = saved_errno;

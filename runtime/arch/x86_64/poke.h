@@ -183,8 +183,9 @@ typedef uintptr_t (*poke_move_fn)(void *arg, uintptr_t pc);
  * Once the cc is visible, no thread can enter @addr + 1 .. @park_end - 1
  * other than by being there already (the caller guarantees no other code
  * branches into the range). Each other thread that may be there gets a
- * SIGTRAP queued by rt_tgsigqueueinfo() with a cookie; its handler calls
- * @move on its PC and answers. A thread is asked only when
+ * real-time signal queued by rt_tgsigqueueinfo() with a cookie (the
+ * highest one the program leaves at SIG_DFL, taken for the process's
+ * life); its handler calls @move on its PC and answers. A thread is asked only when
  * /proc/self/task/TID/syscall says it is runnable or its PC is in the
  * range (a thread asleep in a system call elsewhere is left alone). The
  * caller waits up to 2 s for the answers (a thread that exits answers by
