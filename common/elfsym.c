@@ -496,6 +496,22 @@ static void find_sections(Elf *elf, struct elfsym_scn *s)
 	}
 }
 
+/* Only the identity of the file: header, soname and build-id. */
+static int read_ident(Elf *elf, struct elfsym_file *f)
+{
+	struct elfsym_scn s = {0};
+	int err;
+
+	err = check_header(elf, f);
+	if (err)
+		return err;
+	find_sections(elf, &s);
+	if (s.dynamic)
+		read_soname(elf, s.dynamic, f);
+	read_build_id(elf, f);
+	return 0;
+}
+
 static int read_elf(Elf *elf, struct elfsym_file *f, struct elfsym_priv *p)
 {
 	struct elfsym_scn s = {0};
@@ -536,17 +552,8 @@ static int read_elf(Elf *elf, struct elfsym_file *f, struct elfsym_priv *p)
 	return build_addr_index(f, p);
 }
 
-/**
- * elfsym_open() - read the symbols of an ELF file
- * @path:	file to read
- * @out:	filled on success; release with elfsym_close()
- *
- * On failure @out is left zeroed (elfsym_close() on it is harmless).
- *
- * Return: 0, -ENOENT (no file), -ENOEXEC (not an x86-64 ELF file), or
- * another -errno.
- */
-int elfsym_open(const char *path, struct elfsym_file *out)
+/* elfsym_open() and elfsym_open_ident(): @full reads the symbols too. */
+static int open_elf(const char *path, struct elfsym_file *out, int full)
 {
 	struct stat st;
 	Elf *elf;
@@ -574,9 +581,9 @@ int elfsym_open(const char *path, struct elfsym_file *out)
 		goto err_fd;
 	}
 
-	out->priv = calloc(1, sizeof(struct elfsym_priv));
+	out->priv = full ? calloc(1, sizeof(struct elfsym_priv)) : NULL;
 	out->path = strdup(path);
-	if (!out->priv || !out->path) {
+	if ((full && !out->priv) || !out->path) {
 		err = -ENOMEM;
 		goto err_close;
 	}
@@ -586,7 +593,7 @@ int elfsym_open(const char *path, struct elfsym_file *out)
 		err = -ENOEXEC;
 		goto err_close;
 	}
-	err = read_elf(elf, out, out->priv);
+	err = full ? read_elf(elf, out, out->priv) : read_ident(elf, out);
 	elf_end(elf);
 	if (err)
 		goto err_close;
@@ -599,6 +606,37 @@ err_close:
 err_fd:
 	close(fd);
 	return err;
+}
+
+/**
+ * elfsym_open() - read the symbols of an ELF file
+ * @path:	file to read
+ * @out:	filled on success; release with elfsym_close()
+ *
+ * On failure @out is left zeroed (elfsym_close() on it is harmless).
+ *
+ * Return: 0, -ENOENT (no file), -ENOEXEC (not an x86-64 ELF file), or
+ * another -errno.
+ */
+int elfsym_open(const char *path, struct elfsym_file *out)
+{
+	return open_elf(path, out, 1);
+}
+
+/**
+ * elfsym_open_ident() - read only what identifies an ELF file: its type,
+ * DT_SONAME and build-id (no symbols, no patchable sites)
+ * @path:	file to read
+ * @out:	filled on success (path, is_pie_or_dso, soname, build_id; no
+ *		symbols); release with elfsym_close()
+ *
+ * Much cheaper than elfsym_open() for a file whose symbols are not needed.
+ *
+ * Return: as elfsym_open().
+ */
+int elfsym_open_ident(const char *path, struct elfsym_file *out)
+{
+	return open_elf(path, out, 0);
 }
 
 /**

@@ -51,6 +51,16 @@ struct elfsym_file {
 int elfsym_open(const char *path, struct elfsym_file *out);
 
 /**
+ * elfsym_open_ident() - read only the type, DT_SONAME and build-id of an
+ * ELF file (no symbols)
+ * @path:	file to read
+ * @out:	filled on success; release with elfsym_close()
+ *
+ * Return: as elfsym_open().
+ */
+int elfsym_open_ident(const char *path, struct elfsym_file *out);
+
+/**
  * elfsym_close() - release what elfsym_open() allocated
  * @f:	the file
  */

@@ -16,6 +16,7 @@
 # TOOL_CFLAGS, hence with the sanitizers under SAN=1.
 UNIT_SRC_test_poke := runtime/arch/x86_64/poke.c common/x86insn.c
 UNIT_SRC_test_shadow := runtime/shadow.c
+UNIT_SRC_test_patchdesc := tool/patchdesc.c
 UNIT_SRC_test_x86reloc := tests/unit/fixtures/prologues.S common/x86reloc.c
 UNIT_SRC_test_site := runtime/arch/x86_64/site.c runtime/arch/x86_64/poke.c \
 	runtime/arch/x86_64/tramp.c runtime/threads.c common/x86insn.c

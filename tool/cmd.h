@@ -50,6 +50,26 @@ extern long cmd_last_rc;
 void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /**
+ * cmd_info() - like cmd_err(), for news that is not an error (not kept by
+ * cmd_err_first())
+ * @fmt:	printf format (no trailing newline)
+ */
+void cmd_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * cmd_err_reset() - forget the messages cmd_err() printed so far
+ */
+void cmd_err_reset(void);
+
+/**
+ * cmd_err_first() - the first message cmd_err() printed since the last
+ * cmd_err_reset()
+ *
+ * Return: the message (without "uklp: "), "" when there was none.
+ */
+const char *cmd_err_first(void);
+
+/**
  * cmd_note() - like cmd_err(), only with -v/--verbose
  * @fmt:	printf format (no trailing newline)
  */
@@ -86,10 +106,11 @@ int cmd_parse_pid(const char *cmd, const char *s, pid_t *pid);
 int cmd_parse_timeout(const char *cmd, const char *s, int *ms);
 
 /* Options a command accepts (cmd_options()). */
-#define CMD_OPT_TIMEOUT 0x1 /* --timeout S */
-#define CMD_OPT_NOWAIT	0x2 /* --no-wait */
-#define CMD_OPT_JSON	0x4 /* --json */
-#define CMD_OPT_LEVEL	0x8 /* -l/--level LEVEL */
+#define CMD_OPT_TIMEOUT 0x1  /* --timeout S */
+#define CMD_OPT_NOWAIT	0x2  /* --no-wait */
+#define CMD_OPT_JSON	0x4  /* --json */
+#define CMD_OPT_LEVEL	0x8  /* -l/--level LEVEL */
+#define CMD_OPT_ALL	0x10 /* --all */
 
 /* The options given. */
 struct cmd_opts {
@@ -97,6 +118,7 @@ struct cmd_opts {
 	int nowait;	   /* --no-wait */
 	int json;	   /* --json */
 	const char *level; /* -l LEVEL or NULL */
+	int all;	   /* --all */
 	int first;	   /* index of the first operand in argv */
 };
 
@@ -253,6 +275,54 @@ int target_log_head(struct target *t, uint64_t *head);
  * printed when the ring cannot be read.
  */
 void target_log_since(struct target *t, uint64_t head, int max_level);
+
+/**
+ * target_list_text() - copy the runtime's patch list text (`uklp list`)
+ * @t:		the target (its runtime is ready)
+ * @json:	the JSON text instead of the tree
+ * @out:	out: malloc'ed, NUL-terminated
+ *
+ * Return: 0, -EAGAIN (it kept changing while read) or -errno.
+ */
+int target_list_text(struct target *t, int json, char **out);
+
+/**
+ * cmd_read_comm() - a process's command name (/proc/PID/comm)
+ * @pid:	the process
+ * @comm:	out: the name, "?" when it cannot be read
+ * @len:	size of @comm
+ */
+void cmd_read_comm(pid_t pid, char *comm, size_t len);
+
+/**
+ * cmd_load_into() - what `uklp load PID PATCH.so` does to an opened target:
+ * inject the runtime if needed, load the patch, drive its transition (or
+ * not, with @nowait)
+ * @t:		the target (target_open())
+ * @abs:	absolute path of the patch file, checked
+ * @name:	the patch's name
+ * @timeout_ms:	for the transition; negative: no limit
+ * @nowait:	return once the transition has started
+ *
+ * Messages go to standard error; nothing is printed on success.
+ *
+ * Return: 0 or an exit code of enum cmd_exit, with a message printed.
+ */
+int cmd_load_into(struct target *t, const char *abs, const char *name,
+		  int timeout_ms, int nowait);
+
+/**
+ * cmd_load_all() - `uklp load --all PATCH.so`: cmd_load_into() every
+ * process that has the patch's objects loaded, one after another
+ * @abs:	absolute path of the patch file, checked
+ * @name:	the patch's name
+ * @desc_addr:	link-time address of its uklp_patch_desc
+ * @o:		the options (--timeout, --no-wait)
+ *
+ * Return: an exit code (see doc/uklp.1).
+ */
+int cmd_load_all(const char *abs, const char *name, uint64_t desc_addr,
+		 const struct cmd_opts *o);
 
 /* The commands: argv[0] is the command's name; they return an exit code. */
 int cmd_load(int argc, char **argv);

@@ -6,7 +6,6 @@
  * text_seq); it is copied with process_vm_readv, nothing is stopped.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,11 +16,18 @@
 
 #include "cmd.h"
 
-/* Copy one of the list texts; retried while the runtime rewrites it. */
-static int read_text(struct target *t, int json, char **out)
+/**
+ * target_list_text() - copy the runtime's patch list text
+ * @t:		the target (its runtime is ready)
+ * @json:	the JSON text instead of the tree
+ * @out:	out: malloc'ed, NUL-terminated
+ *
+ * Retried while the runtime rewrites it.
+ *
+ * Return: 0, -EAGAIN (it kept changing) or -errno.
+ */
+int target_list_text(struct target *t, int json, char **out)
 {
-	uintptr_t seq_addr =
-	    t->st_addr + offsetof(struct uklp_status, text_seq);
 	struct uklp_status st;
 	char *buf;
 	int ret = -EAGAIN;
@@ -41,7 +47,11 @@ static int read_text(struct target *t, int json, char **out)
 					buf, UKLP_ABI_TEXT_MAX);
 			if (ret)
 				break;
-			ret = proc_read(&t->p, seq_addr, &seq2, sizeof(seq2));
+			/* t->st_addr is known once the status was read. */
+			ret = proc_read(
+			    &t->p,
+			    t->st_addr + offsetof(struct uklp_status, text_seq),
+			    &seq2, sizeof(seq2));
 			if (ret)
 				break;
 			if (seq2 == st.text_seq) {
@@ -79,7 +89,7 @@ static int list_one(pid_t pid, int json)
 	ret = target_runtime(&t, 0, NULL, "it has no patches");
 	if (ret)
 		goto out;
-	ret = read_text(&t, json, &text);
+	ret = target_list_text(&t, json, &text);
 	if (ret == -EAGAIN) {
 		cmd_err("process %d: its patch list kept changing while read; "
 			"try again",
@@ -119,7 +129,13 @@ static int maps_has_runtime(pid_t pid)
 	return found;
 }
 
-static void read_comm(pid_t pid, char *comm, size_t len)
+/**
+ * cmd_read_comm() - a process's command name (/proc/PID/comm)
+ * @pid:	the process
+ * @comm:	out: the name, "?" when it cannot be read
+ * @len:	size of @comm
+ */
+void cmd_read_comm(pid_t pid, char *comm, size_t len)
 {
 	char path[64];
 	FILE *f;
@@ -137,49 +153,17 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 		snprintf(comm, len, "?");
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static int list_all(int json)
 {
 	pid_t *pids = NULL, self = getpid();
-	size_t n = 0, cap = 0, shown = 0, unreadable = 0;
-	struct dirent *de;
-	DIR *d;
+	size_t n = 0, shown = 0, unreadable = 0;
+	int ret;
 
-	d = opendir("/proc");
-	if (!d) {
-		cmd_err("cannot read /proc: %s", strerror(errno));
+	ret = proc_pids(&pids, &n);
+	if (ret) {
+		cmd_err("cannot read /proc: %s", strerror(-ret));
 		return CMD_EXIT_FAILED;
 	}
-	while ((de = readdir(d))) {
-		char *end;
-		long v = strtol(de->d_name, &end, 10);
-
-		if (!isdigit((unsigned char)de->d_name[0]) || *end || v <= 0 ||
-		    v == self)
-			continue;
-		if (n == cap) {
-			pid_t *np;
-
-			cap = cap ? cap * 2 : 256;
-			np = realloc(pids, cap * sizeof(*pids));
-			if (!np) {
-				closedir(d);
-				free(pids);
-				cmd_err("out of memory");
-				return CMD_EXIT_FAILED;
-			}
-			pids = np;
-		}
-		pids[n++] = (pid_t)v;
-	}
-	closedir(d);
-	qsort(pids, n, sizeof(*pids), cmp_pid);
 
 	if (json)
 		printf("[");
@@ -187,8 +171,11 @@ static int list_all(int json)
 		char comm[64];
 		struct target t;
 		char *text;
-		int has = maps_has_runtime(pids[i]);
+		int has;
 
+		if (pids[i] == self)
+			continue;
+		has = maps_has_runtime(pids[i]);
 		if (has < 0) {
 			/* Gone meanwhile, or not ours to read. */
 			if (errno == EACCES || errno == EPERM)
@@ -202,14 +189,14 @@ static int list_all(int json)
 			continue;
 		}
 		if (target_runtime(&t, 0, NULL, "") ||
-		    read_text(&t, json, &text)) {
+		    target_list_text(&t, json, &text)) {
 			cmd_note("process %d: its patch list cannot be read",
 				 (int)pids[i]);
 			target_close(&t);
 			continue;
 		}
 		target_close(&t);
-		read_comm(pids[i], comm, sizeof(comm));
+		cmd_read_comm(pids[i], comm, sizeof(comm));
 		chomp(text);
 		if (json) {
 			printf("%s\n{\"pid\":%d,\"comm\":", shown ? "," : "",

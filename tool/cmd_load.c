@@ -26,7 +26,7 @@ static const char not_changed[] = "the target was not changed";
  * its dynamic symbol table (KLP_PATCH()). @abs gets its absolute path
  * (the target resolves paths from its own working directory).
  */
-static int check_patch_file(const char *arg, char *abs)
+static int check_patch_file(const char *arg, char *abs, uint64_t *desc_addr)
 {
 	struct elfsym_file f;
 	struct elfsym_sym sym;
@@ -93,6 +93,7 @@ static int check_patch_file(const char *arg, char *abs)
 		ret = CMD_EXIT_BADPATCH;
 		goto out;
 	}
+	*desc_addr = sym.value;
 	cmd_note("%s: a patch (%s at %#lx%s%s)", abs, UKLP_PATCH_SYMBOL,
 		 (unsigned long)sym.value, f.build_id[0] ? ", build-id " : "",
 		 f.build_id);
@@ -103,28 +104,67 @@ out:
 }
 
 /*
- * The operands of load and check: options (@flags), PID and a patch file
- * that checks out from outside; its absolute path and patch name.
+ * The operands of load and check: options (@flags), PID (none with --all)
+ * and a patch file that checks out from outside; its absolute path, patch
+ * name and the link-time address of its descriptor.
  */
 static int patch_cmd_args(int argc, char **argv, int flags, struct cmd_opts *o,
-			  pid_t *pid, char *abs, char *name, size_t namelen)
+			  pid_t *pid, char *abs, char *name, size_t namelen,
+			  uint64_t *desc_addr)
 {
 	int ret;
 
 	ret = cmd_options(argc, argv, flags, o);
-	if (!ret)
+	if (ret)
+		return ret;
+	if (o->all) {
+		if (argc - o->first == 2)
+			return cmd_usage_error(argv[0],
+					       "--all and a PID together: "
+					       "give one or the other");
+		ret = cmd_operands(argc, argv, o, 1, 1, "PATCH.so");
+		*pid = 0;
+	} else {
 		ret = cmd_operands(argc, argv, o, 2, 2, "PID PATCH.so");
+		if (!ret)
+			ret = cmd_parse_pid(argv[0], argv[o->first], pid);
+	}
 	if (!ret)
-		ret = cmd_parse_pid(argv[0], argv[o->first], pid);
-	if (!ret)
-		ret = check_patch_file(argv[o->first + 1], abs);
+		ret = check_patch_file(argv[argc - 1], abs, desc_addr);
 	if (!ret)
 		cmd_patch_name(abs, name, namelen);
 	return ret;
 }
 
+int cmd_load_into(struct target *t, const char *abs, const char *name,
+		  int timeout_ms, int nowait)
+{
+	char what[UKLP_ABI_NAME_MAX + 32];
+	int injected, ret;
+
+	snprintf(what, sizeof(what), "load of patch '%s'", name);
+	ret = target_runtime(t, 1, &injected, NULL);
+	if (ret)
+		return ret;
+	if (injected)
+		cmd_info("runtime libuklp.so injected into process %d",
+			 (int)t->pid);
+	ret = target_call(t, UKLP_OP_LOAD, abs, what);
+	if (ret) {
+		if (injected)
+			cmd_err("(the runtime stays loaded in process %d; no "
+				"patch was applied)",
+				(int)t->pid);
+		return ret;
+	}
+	if (nowait)
+		return 0;
+	return target_wait(t, timeout_ms, name);
+}
+
 /**
- * cmd_load() - uklp load [--timeout S] [--no-wait] PID PATCH.so
+ * cmd_load() - uklp load [--timeout S] [--no-wait] PID PATCH.so, or
+ * uklp load --all [--timeout S] [--no-wait] PATCH.so
  * @argc:	argument count
  * @argv:	arguments, argv[0] = "load"
  *
@@ -132,47 +172,32 @@ static int patch_cmd_args(int argc, char **argv, int flags, struct cmd_opts *o,
  */
 int cmd_load(int argc, char **argv)
 {
-	char abs[PATH_MAX], name[UKLP_ABI_NAME_MAX],
-	    what[UKLP_ABI_NAME_MAX + 32];
+	char abs[PATH_MAX], name[UKLP_ABI_NAME_MAX];
+	uint64_t desc_addr;
 	struct cmd_opts o;
 	struct target t;
-	int injected, ret;
 	pid_t pid;
+	int ret;
 
-	ret = patch_cmd_args(argc, argv, CMD_OPT_TIMEOUT | CMD_OPT_NOWAIT, &o,
-			     &pid, abs, name, sizeof(name));
+	ret = patch_cmd_args(argc, argv,
+			     CMD_OPT_TIMEOUT | CMD_OPT_NOWAIT | CMD_OPT_ALL, &o,
+			     &pid, abs, name, sizeof(name), &desc_addr);
 	if (ret)
 		return ret;
 	step("patch file checked");
-	snprintf(what, sizeof(what), "load of patch '%s'", name);
+	if (o.all)
+		return cmd_load_all(abs, name, desc_addr, &o);
 
 	ret = target_open(&t, pid, 0);
 	if (ret)
 		return ret;
-	ret = target_runtime(&t, 1, &injected, NULL);
-	if (ret)
-		goto out;
-	if (injected)
-		cmd_err("runtime libuklp.so injected into process %d",
-			(int)pid);
-	ret = target_call(&t, UKLP_OP_LOAD, abs, what);
-	if (ret) {
-		if (injected)
-			cmd_err("(the runtime stays loaded in process %d; no "
-				"patch was applied)",
-				(int)pid);
-		goto out;
-	}
-	if (o.nowait) {
+	ret = cmd_load_into(&t, abs, name, o.timeout_ms, o.nowait);
+	if (!ret && o.nowait)
 		printf("patch '%s' loaded in process %d; its transition goes "
 		       "on (see `uklp list %d`, `uklp wait %d`)\n",
 		       name, (int)pid, (int)pid, (int)pid);
-		goto out;
-	}
-	ret = target_wait(&t, o.timeout_ms, name);
-	if (!ret)
+	else if (!ret)
 		printf("patch '%s' enabled in process %d\n", name, (int)pid);
-out:
 	target_close(&t);
 	return ret;
 }
@@ -188,12 +213,14 @@ int cmd_check(int argc, char **argv)
 {
 	char abs[PATH_MAX], name[UKLP_ABI_NAME_MAX],
 	    what[UKLP_ABI_NAME_MAX + 32];
+	uint64_t desc_addr;
 	struct cmd_opts o;
 	struct target t;
 	int injected, ret;
 	pid_t pid;
 
-	ret = patch_cmd_args(argc, argv, 0, &o, &pid, abs, name, sizeof(name));
+	ret = patch_cmd_args(argc, argv, 0, &o, &pid, abs, name, sizeof(name),
+			     &desc_addr);
 	if (ret)
 		return ret;
 	snprintf(what, sizeof(what), "check of patch '%s'", name);
@@ -205,7 +232,7 @@ int cmd_check(int argc, char **argv)
 	if (ret)
 		goto out;
 	if (injected)
-		cmd_err(
+		cmd_info(
 		    "runtime libuklp.so injected into process %d to run the "
 		    "check (it stays loaded; no patch is applied)",
 		    (int)pid);

@@ -22,6 +22,7 @@ struct command {
 	int (*fn)(int argc, char **argv);
 	const char *synopsis;
 	const char *help;
+	const char *synopsis2; /* a second form, or NULL */
 };
 
 static const struct command commands[] = {
@@ -30,47 +31,72 @@ static const struct command commands[] = {
      "inject the runtime into PID if it is not loaded, load and enable\n"
      "the patch, then drive the patching transition to its end.\n"
      "\n"
-     "  --timeout S   wait at most S seconds (default 30; 0: no limit)\n"
+     "  --all         do that to every process that has the patch's\n"
+     "                objects loaded, one after another (instead of PID)\n"
+     "  --timeout S   wait at most S seconds (default 30; 0: no limit);\n"
+     "                with --all, for each process\n"
      "  --no-wait     return once the transition has started\n"
      "\n"
      "On timeout (exit 5) the process stays consistent, partially\n"
      "patched: `uklp wait` waits more, `uklp disable` reverses,\n"
-     "`uklp force` forces.\n"},
+     "`uklp force` forces.\n"
+     "\n"
+     "--all: a process matches when every library the patch names is\n"
+     "loaded in it (by file name or soname; with the build-id the patch\n"
+     "pins, if any) and, for a patch of the main program, when its\n"
+     "program has the build-id the patch pins (a patch of the main\n"
+     "program without one is refused: it would match every process).\n"
+     "Kernel threads, zombies, uklp itself and processes whose maps\n"
+     "cannot be read are left out. One line per matching process,\n"
+     "\"PID COMM: patched\", \"PID COMM: already patched\", \"PID COMM:\n"
+     "failed: REASON\" or \"PID COMM: skipped: permission denied\" (or\n"
+     "exited), then \"N patched, N failed, N skipped\". Exit 0 when every\n"
+     "matching process is patched or already was; else the exit code of\n"
+     "the first failed process; 3 when no process has the objects (or\n"
+     "those that have may not be traced); 2 for a patch of the main\n"
+     "program without a pinned build-id.\n",
+     "load --all [--timeout S] [--no-wait] PATCH.so"},
     {"disable", cmd_disable, "disable [--timeout S] [--no-wait] PID PATCH",
      "Start unpatching PATCH (a name, or its .so path) and drive the\n"
      "transition to its end. During PATCH's own patching transition this\n"
      "reverses it.\n"
      "\n"
      "  --timeout S   wait at most S seconds (default 30; 0: no limit)\n"
-     "  --no-wait     return once the transition has started\n"},
+     "  --no-wait     return once the transition has started\n",
+     NULL},
     {"enable", cmd_enable, "enable [--timeout S] [--no-wait] PID PATCH",
      "Reverse the unpatching transition of PATCH (re-enable it while\n"
      "`uklp disable` is still in progress). A patch already disabled is\n"
      "loaded again with `uklp load`.\n"
      "\n"
      "  --timeout S   wait at most S seconds (default 30; 0: no limit)\n"
-     "  --no-wait     return once the transition has started\n"},
+     "  --no-wait     return once the transition has started\n",
+     NULL},
     {"force", cmd_force, "force PID PATCH",
      "Finish PATCH's transition now: every thread is switched without\n"
      "the stack check. The patch is marked forced and its code is never\n"
-     "unloaded from the process (the kernel's force).\n"},
+     "unloaded from the process (the kernel's force).\n",
+     NULL},
     {"wait", cmd_wait, "wait [--timeout S] PID",
      "Drive the transition in progress in PID to its end.\n"
      "\n"
-     "  --timeout S   wait at most S seconds (default 30; 0: no limit)\n"},
+     "  --timeout S   wait at most S seconds (default 30; 0: no limit)\n",
+     NULL},
     {"check", cmd_check, "check PID PATCH.so",
      "Dry run of `uklp load`: resolve and check everything, write\n"
      "nothing. Prints \"ok: PATCH can be applied to PID\" or the refusal.\n"
-     "The runtime is injected if it is not loaded (the command says so).\n"},
+     "The runtime is injected if it is not loaded (the command says so).\n",
+     NULL},
     {"inject", cmd_inject, "inject PID",
-     "Only load the runtime (libuklp.so) into PID.\n"},
+     "Only load the runtime (libuklp.so) into PID.\n", NULL},
     {"list", cmd_list, "list [--json] [PID]",
      "Show the patches of PID (the kernel's /sys/kernel/livepatch tree:\n"
      "enabled, transition, replace, stack_order, objects, funcs), read\n"
      "from its memory without stopping it. Without PID: every process\n"
      "that has the runtime loaded, each under a \"PID COMM\" header.\n"
      "\n"
-     "  --json        JSON (without PID: [{\"pid\", \"comm\", \"tree\"}])\n"},
+     "  --json        JSON (without PID: [{\"pid\", \"comm\", \"tree\"}])\n",
+     NULL},
     {"log", cmd_log, "log [-l LEVEL] [--json] PID",
      "Print the runtime's messages (its dmesg), oldest first, read from\n"
      "its memory without stopping it.\n"
@@ -78,7 +104,8 @@ static const struct command commands[] = {
      "  -l, --level LEVEL  only messages of LEVEL or more severe: err,\n"
      "                     warning, notice, info, debug or 0..7 (default\n"
      "                     all)\n"
-     "  --json             [{\"level\": N, \"text\": \"...\"}]\n"},
+     "  --json             [{\"level\": N, \"text\": \"...\"}]\n",
+     NULL},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -87,13 +114,19 @@ static const char exit_codes[] =
     "Exit codes:\n"
     "  0  success\n"
     "  1  operation refused or failed (the target was not changed)\n"
-    "  2  usage error\n"
-    "  3  no such process, or not permitted to trace it\n"
+    "  2  usage error (also: load --all of a patch of the main program\n"
+    "     that pins no build-id)\n"
+    "  3  no such process, or not permitted to trace it (load --all: no\n"
+    "     process has the patch's objects, or one that has may not be\n"
+    "     traced)\n"
     "  4  not a patch file, or a bad patch file\n"
     "  5  transition still in progress at the timeout (the target is\n"
     "     patched or partially patched, consistently): wait, disable or\n"
     "     force\n"
     "  6  the runtime could not be injected\n";
+
+/* The first message of cmd_err() since cmd_err_reset(). */
+static char first_err[1024];
 
 void cmd_err(const char *fmt, ...)
 {
@@ -105,6 +138,33 @@ void cmd_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (!first_err[0]) {
+		va_start(ap, fmt);
+		vsnprintf(first_err, sizeof(first_err), fmt, ap);
+		va_end(ap);
+	}
+}
+
+void cmd_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("uklp: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cmd_err_reset(void)
+{
+	first_err[0] = '\0';
+}
+
+const char *cmd_err_first(void)
+{
+	return first_err;
 }
 
 void cmd_note(const char *fmt, ...)
@@ -183,6 +243,7 @@ int cmd_options(int argc, char **argv, int allowed, struct cmd_opts *o)
 	    {"json", no_argument, NULL, 'j'},
 	    {"level", required_argument, NULL, 'l'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"all", no_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0];
@@ -212,6 +273,11 @@ int cmd_options(int argc, char **argv, int allowed, struct cmd_opts *o)
 			if (!(allowed & CMD_OPT_JSON))
 				return not_here(cmd, "--json");
 			o->json = 1;
+			break;
+		case 'a':
+			if (!(allowed & CMD_OPT_ALL))
+				return not_here(cmd, "--all");
+			o->all = 1;
 			break;
 		case 'l':
 			if (!(allowed & CMD_OPT_LEVEL))
@@ -300,8 +366,11 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n",
 	      f);
-	for (size_t i = 0; i < NCOMMANDS; i++)
+	for (size_t i = 0; i < NCOMMANDS; i++) {
 		fprintf(f, "  uklp %s\n", commands[i].synopsis);
+		if (commands[i].synopsis2)
+			fprintf(f, "  uklp %s\n", commands[i].synopsis2);
+	}
 	fputs("\n"
 	      "Options:\n"
 	      "  -v, --verbose  tell each step (also UKLP_TOOL_STEPS=1)\n"
@@ -321,7 +390,10 @@ static void usage(FILE *f)
 
 static void command_help(const struct command *c)
 {
-	printf("Usage: uklp %s\n\n%s\n%s", c->synopsis, c->help, exit_codes);
+	printf("Usage: uklp %s\n", c->synopsis);
+	if (c->synopsis2)
+		printf("       uklp %s\n", c->synopsis2);
+	printf("\n%s\n%s", c->help, exit_codes);
 }
 
 static const struct command *find_command(const char *name)

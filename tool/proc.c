@@ -400,6 +400,32 @@ err:
 }
 
 /**
+ * proc_open_maps() - look at a process's objects only: like proc_open()
+ * without /proc/PID/mem, so that it only needs the right to read
+ * /proc/PID/maps (not to trace the process)
+ * @pid:	the process
+ * @p:		filled (memfd is -1: proc_write() fails); release with
+ *		proc_close()
+ *
+ * Return: 0, -ESRCH (no such process), -EPERM (its maps are not ours to
+ * read), or another -errno.
+ */
+int proc_open_maps(pid_t pid, struct proc *p)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->memfd = -1;
+	if (pid <= 0)
+		return -ESRCH;
+	p->pid = pid;
+	err = read_objects(pid, -1, &p->objs, &p->nobjs);
+	if (err)
+		p->pid = 0;
+	return err;
+}
+
+/**
  * proc_close() - release a struct proc
  * @p:	the process view
  */
@@ -556,6 +582,28 @@ struct elfsym_file *proc_obj_elf(struct proc_obj *o)
 }
 
 /**
+ * proc_obj_ident() - the type, DT_SONAME and build-id of an object's file
+ * (elfsym_open_ident(); no symbols are read)
+ * @o:	object
+ * @f:	out; release with elfsym_close()
+ *
+ * The file is found as by proc_obj_elf(). Nothing is cached in @o.
+ *
+ * Return: 0 or -errno.
+ */
+int proc_obj_ident(const struct proc_obj *o, struct elfsym_file *f)
+{
+	char path[PATH_MAX + 64];
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	err = obj_file_path(o, path, sizeof(path));
+	if (err)
+		return err;
+	return elfsym_open_ident(path, f);
+}
+
+/**
  * proc_sym() - run-time address of a symbol of an object
  * @p:		the process view
  * @objname:	see proc_find_obj()
@@ -704,33 +752,27 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/**
- * proc_tids() - the target's threads (/proc/PID/task)
- * @pid:	process
- * @tids:	out: malloc'ed array, sorted (the main thread first)
- * @n:		out: count
- *
- * Return: 0, -ESRCH or -errno.
- */
-int proc_tids(pid_t pid, pid_t **tids, size_t *n)
+/* The numeric entries of a /proc directory, sorted. */
+static int read_id_dir(const char *dir, pid_t **ids, size_t *n)
 {
 	pid_t *v = NULL, *nv;
 	size_t cnt = 0, cap = 0;
 	struct dirent *de;
-	char fn[64];
 	DIR *d;
 
-	*tids = NULL;
+	*ids = NULL;
 	*n = 0;
-	snprintf(fn, sizeof(fn), "/proc/%d/task", (int)pid);
-	d = opendir(fn);
+	d = opendir(dir);
 	if (!d)
 		return proc_errno(errno);
 	while ((de = readdir(d))) {
 		char *end;
-		long t = strtol(de->d_name, &end, 10);
+		long t;
 
-		if (*end || t <= 0)
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		t = strtol(de->d_name, &end, 10);
+		if (*end || t <= 0 || t > INT_MAX)
 			continue;
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -745,12 +787,44 @@ int proc_tids(pid_t pid, pid_t **tids, size_t *n)
 		v[cnt++] = (pid_t)t;
 	}
 	closedir(d);
-	if (!cnt) {
-		free(v);
-		return -ESRCH;
-	}
 	qsort(v, cnt, sizeof(*v), cmp_pid);
-	*tids = v;
+	*ids = v;
 	*n = cnt;
 	return 0;
+}
+
+/**
+ * proc_tids() - the target's threads (/proc/PID/task)
+ * @pid:	process
+ * @tids:	out: malloc'ed array, sorted (the main thread first)
+ * @n:		out: count
+ *
+ * Return: 0, -ESRCH or -errno.
+ */
+int proc_tids(pid_t pid, pid_t **tids, size_t *n)
+{
+	char fn[64];
+	int err;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/task", (int)pid);
+	err = read_id_dir(fn, tids, n);
+	if (!err && !*n) {
+		free(*tids);
+		*tids = NULL;
+		return -ESRCH;
+	}
+	return err;
+}
+
+/**
+ * proc_pids() - every process of the system (the numeric entries of /proc;
+ * one per thread group)
+ * @pids:	out: malloc'ed array, sorted
+ * @n:		out: count
+ *
+ * Return: 0 or -errno.
+ */
+int proc_pids(pid_t **pids, size_t *n)
+{
+	return read_id_dir("/proc", pids, n);
 }

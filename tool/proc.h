@@ -56,6 +56,17 @@ struct proc {
 int proc_open(pid_t pid, struct proc *p);
 
 /**
+ * proc_open_maps() - look at a process's objects only, without the right
+ * to trace it (no /proc/PID/mem)
+ * @pid:	the process
+ * @p:		filled; release with proc_close()
+ *
+ * Return: 0, -ESRCH (no such process), -EPERM (its maps are not ours to
+ * read), or another -errno.
+ */
+int proc_open_maps(pid_t pid, struct proc *p);
+
+/**
  * proc_close() - release a struct proc
  * @p:	the process view
  */
@@ -95,6 +106,15 @@ struct proc_obj *proc_obj_at(struct proc *p, uintptr_t addr);
  * Return: the table, or NULL.
  */
 struct elfsym_file *proc_obj_elf(struct proc_obj *o);
+
+/**
+ * proc_obj_ident() - the type, DT_SONAME and build-id of an object's file
+ * @o:	object
+ * @f:	out (no symbols); release with elfsym_close()
+ *
+ * Return: 0 or -errno.
+ */
+int proc_obj_ident(const struct proc_obj *o, struct elfsym_file *f);
 
 /**
  * proc_sym() - run-time address of a symbol of an object
@@ -139,6 +159,15 @@ int proc_write(struct proc *p, uintptr_t addr, const void *buf, size_t len);
  * Return: 0 or -errno.
  */
 int proc_tids(pid_t pid, pid_t **tids, size_t *n);
+
+/**
+ * proc_pids() - every process of the system (numeric entries of /proc)
+ * @pids:	out: malloc'ed array, sorted
+ * @n:		out: count
+ *
+ * Return: 0 or -errno.
+ */
+int proc_pids(pid_t **pids, size_t *n);
 
 /**
  * proc_main_obj() - the main executable's object (/proc/PID/exe)

@@ -188,3 +188,78 @@ count_listed()
 	((UK_RC == 0)) || die "uklp list $TARGET_PID failed ($UK_RC): $UK_ERR"
 	LISTED=$(grep -c '^[^[:space:]]' <<<"$UK_OUT")
 }
+
+# Several targets at once (the --all scenarios). Each is build/tests/target
+# (or another program speaking its protocol) started in the background with
+# its standard input and output on FIFOs; TPIDS, TINS and TOUTS hold its
+# PID and our ends of them. use_target I points cmd, check_call... at the
+# I-th. Every one is killed on exit (track_pid).
+TPIDS=()
+TINS=()
+TOUTS=()
+
+# start_fifo_target [EXE] - start one more target, check that it answers
+# and make it the current one (use_target); its index is ${#TPIDS[@]} - 1.
+# shellcheck disable=SC2120 # EXE is optional
+start_fifo_target()
+{
+	local exe=${1:-$T/target} i=${#TPIDS[@]} fd
+
+	[[ -x $exe ]] || die "$exe is not built"
+	mkfifo "$WORK/t$i.in" "$WORK/t$i.out" || die "mkfifo failed"
+	"$exe" <"$WORK/t$i.in" >"$WORK/t$i.out" 2>"$WORK/t$i.stderr" &
+	TPIDS[i]=$!
+	track_pid "${TPIDS[i]}"
+	# The same order as the target opens them: no deadlock.
+	exec {fd}>"$WORK/t$i.in"
+	TINS[i]=$fd
+	exec {fd}<"$WORK/t$i.out"
+	TOUTS[i]=$fd
+	use_target "$i"
+	cmd "call cmdline_show" >/dev/null ||
+		die "target $i does not answer: $CMD_MSG"
+}
+
+# use_target I - the I-th target of start_fifo_target is the current one.
+use_target()
+{
+	TARGET_PID=${TPIDS[$1]}
+	TARGET_IN=${TINS[$1]}
+	TARGET_OUT=${TOUTS[$1]}
+}
+
+# The sources of the --all scenarios' library and patch (tests/tool/load-all),
+# built at run time under names of their own.
+LOAD_ALL_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../load-all" && pwd)
+LOAD_ALL_INC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../include" && pwd)
+
+# unique_tag - a tag no other process on this machine has in a file name:
+# other sessions' scenarios may run at the same time, and --all would
+# otherwise patch their targets too.
+unique_tag()
+{
+	printf '%s_%s' "$$" "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+}
+
+# build_all_lib OUT SONAME [CFLAGS...] - the scenarios' library.
+build_all_lib()
+{
+	local dest=$1 soname=$2
+
+	shift 2
+	"${CC:-cc}" -O2 -fPIC -shared -fpatchable-function-entry=16,14 \
+		-Wl,-soname,"$soname" "$@" "$LOAD_ALL_SRC/lib.c" -o "$dest" \
+		>"$WORK/cc.log" 2>&1 ||
+		die "cannot build $dest: $(cat "$WORK/cc.log")"
+}
+
+# build_all_patch OUT CFLAGS... - the scenarios' patch (see patch.c).
+build_all_patch()
+{
+	local dest=$1
+
+	shift
+	"${CC:-cc}" -O2 -fPIC -shared -I"$LOAD_ALL_INC" "$@" \
+		"$LOAD_ALL_SRC/patch.c" -o "$dest" >"$WORK/cc.log" 2>&1 ||
+		die "cannot build $dest: $(cat "$WORK/cc.log")"
+}
