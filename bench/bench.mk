@@ -3,6 +3,8 @@
 #
 #   $(B)/bench/callcost-pad      bench_fn.c with pad sites (16,14)
 #   $(B)/bench/callcost-nop      bench_fn.c with nop sites (5,0)
+#   $(B)/bench/callcost-prologue bench_fn.c with no site flags (prologue
+#                                sites, as in a distribution's binaries)
 #   $(B)/bench/bench_patch.so    the patch replacing bench_fn (both programs)
 #
 # Only bench_fn.c gets the site flags: the loop and the rest of the program
@@ -10,9 +12,10 @@
 
 .PHONY: bench-build
 
-BENCH_SITES := pad nop
+BENCH_SITES := pad nop prologue
 BENCH_SITE_FLAGS_pad := -fpatchable-function-entry=16,14
 BENCH_SITE_FLAGS_nop := -fpatchable-function-entry=5,0
+BENCH_SITE_FLAGS_prologue :=
 # A fixed load address for both programs, natively and under valgrind: a
 # nop site's jump goes to a stub 50 MB to 1.9 GB below the function (its
 # rel32 is made of one-byte instructions, see runtime/arch/x86_64/site.c),

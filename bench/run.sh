@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # run.sh [BUILD_DIR] - the call-cost benchmark (`make bench`).
 #
-# Builds bench/callcost-{pad,nop} and bench/bench_patch.so (bench/bench.mk),
+# Builds bench/callcost-{pad,nop,prologue} and bench/bench_patch.so (bench/bench.mk),
 # runs every mode of each natively (ns per call: median of RUNS runs of N
 # calls) and under callgrind (instructions per call: N_CG calls, counted in
 # bench_loop() only), and writes bench/RESULTS.md. Raw outputs go to
@@ -19,7 +19,7 @@ RUNS=${BENCH_RUNS:-11}
 CG_N=${BENCH_CG_N:-1000000}
 OUT=bench/out
 RES=bench/RESULTS.md
-SITES="pad nop"
+SITES=${BENCH_SITES:-"pad nop prologue"}
 MODES="unpatched patched trans-patched trans-unpatched trans-stuck"
 
 sh tests/lib/deps.sh bench || exit 1
@@ -104,7 +104,7 @@ built with the site's flags; bench_patch.so replaces it with the same two
 instructions (its own counter). bench_loop() calls it N times through a
 volatile function pointer (6 instructions of loop and call per iteration,
 so the unpatched call is 11 instructions with pad sites, 14 with nop
-sites). Δ instr is against the unpatched row of the same site. ratio is the
+sites, 9 with prologue sites). Δ instr is against the unpatched row of the same site. ratio is the
 median over the runs of ns(bench_fn) / ns(bench_ref), where bench_ref() is
 an identical function, never patched, timed in the same process right
 before or after each run: the unpatched rows show the method's own noise.
@@ -115,7 +115,15 @@ EOF
 	awk -v n="$CG_N" '
 	function path(s, m) {
 		if (m == "unpatched")
-			return s == "pad" ? "2 nops" : "5 nops";
+			return s == "pad" ? "2 nops" : s == "nop" ? "5 nops" : "its own code";
+		if (s == "prologue") {
+			if (m == "patched")
+				return "site jmp, `jmp *mode` -> new";
+			if (m == "trans-patched")
+				return "site jmp, `jmp *mode`, dispatch (9) -> new";
+			if (m == "trans-unpatched")
+				return "site jmp, `jmp *mode`, dispatch (9) -> copy, jmp back";
+		}
 		if (m == "patched")
 			return "site jmp, jmp, `jmp *mode` -> new";
 		if (m == "trans-patched")
@@ -163,11 +171,16 @@ EOF
 
 - **unpatched**: bench_patch not loaded; the call runs the compiler's nops
   (pad: 2 at the entry, -fpatchable-function-entry=16,14; nop: 5,
-  -fpatchable-function-entry=5,0).
+  -fpatchable-function-entry=5,0); prologue: built without any site flag,
+  the function's own code.
 - **patched**: uklp_ctl_load() + uklp_ctl_wait(): the transition is over
   and the trampoline's \`jmp *mode\` goes straight to the new function. The
   site's jump is two jumps: pad \`eb f5\` to the \`jmp rel32\` in the
-  padding, nop \`e9 <rel32>\` (harmless-byte rel32) to a 5-byte stub.
+  padding, nop \`e9 <rel32>\` (harmless-byte rel32) to a 5-byte stub;
+  prologue: one, the \`e9 <rel32>\` written over the first instructions.
+  In the trans-unpatched and trans-stuck modes the prologue site's
+  original is its relocated copy: the displaced instructions (here the
+  8-byte RIP-relative \`addq\`) and a \`jmp\` back into the function.
 - **trans-patched**: another thread parks in the original bench_block()
   before the load, so the patching transition stays open; the measuring
   thread switches itself to PATCHED at its first call. Dispatch: \`mov
