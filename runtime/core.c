@@ -18,7 +18,14 @@ pthread_mutex_t klp_mutex = PTHREAD_MUTEX_INITIALIZER;
 struct klp_patch *klp_patches;
 
 /* Patches whose .so may be closed once klp_mutex is dropped. */
-static struct klp_patch *reap_list[64];
+/*
+ * Handles of finished patches' .so files, closed by klp_reap() outside
+ * klp_mutex. Only handles: the patch's private data is freed when it is
+ * queued, because the same .so may be loaded again before the reap runs
+ * (dlopen() then returns the same handle and the same struct klp_patch,
+ * which the new load initializes afresh).
+ */
+static void *reap_list[64];
 static size_t reap_n;
 
 static const char *pname(struct klp_patch *p)
@@ -439,8 +446,11 @@ static void list_del_patch(struct klp_patch *patch)
 static void reap_queue(struct klp_patch *patch)
 {
 	list_del_patch(patch);
-	if (reap_n < sizeof(reap_list) / sizeof(reap_list[0]))
-		reap_list[reap_n++] = patch;
+	/* A forced patch's code may still run: its .so stays. */
+	if (!patch->forced && KLP_PATCH_P(patch)->dlh &&
+	    reap_n < sizeof(reap_list) / sizeof(reap_list[0]))
+		reap_list[reap_n++] = KLP_PATCH_P(patch)->dlh;
+	free_patch_priv(patch);
 }
 
 /* The end of a transition: free what is finished (klp_mutex held). */
@@ -465,22 +475,16 @@ void klp_patch_done(struct klp_patch *patch)
  */
 void klp_reap(void)
 {
-	struct klp_patch *todo[64];
 	void *dlh[64];
 	size_t n;
 
 	pthread_mutex_lock(&klp_mutex);
 	n = reap_n;
-	for (size_t i = 0; i < n; i++) {
-		todo[i] = reap_list[i];
-		dlh[i] = todo[i]->forced ? NULL : KLP_PATCH_P(todo[i])->dlh;
-		free_patch_priv(todo[i]);
-	}
+	memcpy(dlh, reap_list, n * sizeof(dlh[0]));
 	reap_n = 0;
 	pthread_mutex_unlock(&klp_mutex);
 	for (size_t i = 0; i < n; i++)
-		if (dlh[i])
-			dlclose(dlh[i]);
+		dlclose(dlh[i]);
 }
 
 struct klp_patch *klp_find_patch(const char *name)
@@ -634,11 +638,17 @@ int klp_enable_patch(struct klp_patch *patch, const char *name,
 	}
 	ret = __klp_enable_patch(patch);
 	if (ret) {
-		/* A cancel already queued it; otherwise drop it here. */
-		for (size_t i = 0; i < reap_n; i++) {
-			if (reap_list[i] == patch) {
-				reap_list[i] = reap_list[--reap_n];
-				break;
+		/*
+		 * A cancel already queued it (its data is freed and its
+		 * handle is in the reap list: the caller closes the handle
+		 * itself, so take it out); otherwise drop it here.
+		 */
+		if (!KLP_PATCH_P(patch)) {
+			for (size_t i = 0; i < reap_n; i++) {
+				if (reap_list[i] == dlh) {
+					reap_list[i] = reap_list[--reap_n];
+					break;
+				}
 			}
 		}
 		list_del_patch(patch);
