@@ -105,6 +105,19 @@ static const char *kept_sym(Elf *elf, Elf_Data *data, size_t strndx, size_t i,
 	return name;
 }
 
+/*
+ * The length of a symbol's name as kept. In a .symtab (a debug file's, an
+ * unstripped library's), the default version of a versioned definition is
+ * named "foo@@VERSION": kept as "foo", the name .dynsym and dlsym() give it
+ * (gdb does the same). Other versions ("foo@VERSION") keep their suffix.
+ */
+static size_t kept_name_len(const char *name)
+{
+	const char *at = strstr(name, "@@");
+
+	return at && at != name ? (size_t)(at - name) : strlen(name);
+}
+
 static int read_symbols(Elf *elf, Elf_Scn *scn, struct elfsym_file *f,
 			struct elfsym_priv *p)
 {
@@ -129,7 +142,7 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, struct elfsym_file *f,
 		name = kept_sym(elf, data, shdr.sh_link, i, &sym);
 		if (!name)
 			continue;
-		total += strlen(name) + 1;
+		total += kept_name_len(name) + 1;
 		nkeep++;
 	}
 	if (!nkeep)
@@ -147,10 +160,11 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, struct elfsym_file *f,
 		name = kept_sym(elf, data, shdr.sh_link, i, &sym);
 		if (!name)
 			continue;
-		len = strlen(name) + 1;
-		if (off + len > total)
+		len = kept_name_len(name);
+		if (off + len + 1 > total)
 			return -EIO;
 		memcpy(p->strings + off, name, len);
+		p->strings[off + len++] = '\0';
 		s = &f->syms[f->nsyms++];
 		s->name = p->strings + off;
 		s->value = sym.st_value;

@@ -37,9 +37,11 @@ enum elfsym_debug_via {
  * root); else from .dynsym. They are in symbol-table order (that order
  * defines sympos, as kallsyms order does in the kernel). Only defined
  * symbols (st_shndx != SHN_UNDEF) of type FUNC, GNU_IFUNC, OBJECT, TLS or
- * NOTYPE with a non-empty name are kept. Code is never read from a debug
- * file (its .text has no contents); only its .symtab and, when the file
- * itself has none, its __patchable_function_entries and __mcount_loc.
+ * NOTYPE with a non-empty name are kept; the default version of a
+ * versioned symbol, "name@@VERSION" in a .symtab, is kept as "name" (as
+ * .dynsym names it). Code is never read from a debug file (its .text has
+ * no contents); only its .symtab and, when the file itself has none, its
+ * __patchable_function_entries and __mcount_loc.
  */
 struct elfsym_file {
 	char *path;

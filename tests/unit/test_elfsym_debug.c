@@ -119,6 +119,23 @@ static const char src_b[] = "static int dup(int x)\n"
 			    "\treturn dup(x);\n"
 			    "}\n";
 
+/* A versioned symbol: vfn@@V2 (default) and vfn@V1. */
+static const char src_ver[] = "int vfn_new(void)\n"
+			      "{\n"
+			      "\treturn 2;\n"
+			      "}\n"
+			      "\n"
+			      "int vfn_old(void)\n"
+			      "{\n"
+			      "\treturn 1;\n"
+			      "}\n"
+			      "\n"
+			      "__asm__(\".symver vfn_new, vfn@@V2\");\n"
+			      "__asm__(\".symver vfn_old, vfn@V1\");\n";
+
+static const char map_ver[] = "V1 { global: vfn; local: *; };\n"
+			      "V2 { global: vfn; } V1;\n";
+
 /*
  * full/libdbg.so: the library as linked; dbg/libdbg.so.debug: its debug
  * file; stripped/libdbg.so: stripped, with a debuglink to it. other/...:
@@ -159,6 +176,16 @@ static void build_fixtures(void)
 		"&& objcopy --add-gnu-debuglink=nopfe/libfull.so nopfe/tmp.so "
 		"nopfe/libdbg.so && rm nopfe/tmp.so"))
 		fatal("cannot make the fixture without patchable entries");
+	/* Versioned symbols: ver/lib/libver.so, its debug file, stripped. */
+	write_file("ver.c", src_ver);
+	write_file("ver.map", map_ver);
+	if (run("mkdir -p ver/lib ver/dbg ver/stripped && cc -O0 -fPIC "
+		"-shared -Wl,--build-id -Wl,--version-script=ver.map ver.c "
+		"-o ver/lib/libver.so && objcopy --only-keep-debug "
+		"ver/lib/libver.so ver/dbg/libver.so.debug && strip "
+		"--strip-debug --strip-unneeded -o ver/stripped/libver.so "
+		"ver/lib/libver.so"))
+		fatal("cannot build the versioned library fixture");
 	/* Its debuglink names itself. */
 	if (run("mkdir -p self && cp full/stripped/nolink.so self/tmp.so && "
 		"objcopy --add-gnu-debuglink=self/tmp.so self/tmp.so "
@@ -324,6 +351,60 @@ static void check_not_used(const char *label, const char *file,
 	elfsym_close(&f);
 }
 
+/*
+ * In a .symtab the default version of a versioned symbol is "vfn@@V2":
+ * found as "vfn", as in .dynsym and dlsym(); the other keeps "vfn@V1".
+ */
+static void check_versioned(void)
+{
+	struct elfsym_file lib, f;
+	struct elfsym_sym n1, o1, s;
+	char bid[sizeof(lib.build_id)];
+	size_t count = 0;
+	int rc;
+
+	rc = elfsym_open(at("ver/lib/libver.so"), &lib);
+	check(rc == 0 && lib.from_symtab, "versioned: elfsym_open = %d", rc);
+	if (rc)
+		return;
+	rc = elfsym_lookup(&lib, "vfn_new", 0, &n1, NULL);
+	rc |= elfsym_lookup(&lib, "vfn_old", 0, &o1, NULL);
+	check(rc == 0 && n1.value != o1.value,
+	      "versioned: vfn_new and vfn_old (local) found");
+	memset(&s, 0, sizeof(s));
+	rc = elfsym_lookup(&lib, "vfn", 0, &s, &count);
+	check(rc == 0 && count == 1 && s.value == n1.value &&
+		  s.bind == STB_GLOBAL,
+	      "versioned: vfn@@V2 found as 'vfn' (%d, count %zu)", rc, count);
+	rc = elfsym_lookup(&lib, "vfn@V1", 0, &s, &count);
+	check(rc == 0 && s.value == o1.value, "versioned: vfn@V1 kept: %d", rc);
+	memset(&s, 0, sizeof(s));
+	rc = elfsym_find_addr(&lib, n1.value + 1, &s);
+	check(rc == 0 && s.name && !strcmp(s.name, "vfn"),
+	      "versioned: find_addr(vfn_new + 1) = %s (the global)",
+	      s.name ? s.name : "(none)");
+	snprintf(bid, sizeof(bid), "%s", lib.build_id);
+	elfsym_close(&lib);
+
+	if (run("mkdir -p \"$(dirname '%s')\" && cp ver/dbg/libver.so.debug "
+		"'%s'",
+		build_id_path("root-ver", bid), build_id_path("root-ver", bid)))
+		fatal("cannot place the versioned library's debug file");
+	set_roots(at("root-ver"));
+	rc = elfsym_open(at("ver/stripped/libver.so"), &f);
+	check(rc == 0 && f.debug_via == ELFSYM_DEBUG_BUILD_ID,
+	      "versioned, stripped: elfsym_open = %d, via %d", rc, f.debug_via);
+	if (rc)
+		return;
+	memset(&s, 0, sizeof(s));
+	rc = elfsym_lookup(&f, "vfn", 0, &s, &count);
+	check(rc == 0 && count == 1 && s.value == n1.value,
+	      "versioned, stripped: 'vfn' is vfn@@V2 of the debug file (%d)",
+	      rc);
+	elfsym_close(&f);
+	set_roots(NULL);
+}
+
 static void cases(void)
 {
 	char real[PATH_MAX], want[PATH_MAX + 64];
@@ -481,6 +562,7 @@ int main(int argc, char **argv)
 	build_fixtures();
 	open_reference();
 	cases();
+	check_versioned();
 	elfsym_close(&ref);
 
 	printf("elfsym_debug: %d checks, %d failed\n", nchecks, nfailed);
