@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -104,6 +105,19 @@ static const char *kept_sym(Elf *elf, Elf_Data *data, size_t strndx, size_t i,
 	return name;
 }
 
+/*
+ * The length of a symbol's name as kept. In a .symtab (a debug file's, an
+ * unstripped library's), the default version of a versioned definition is
+ * named "foo@@VERSION": kept as "foo", the name .dynsym and dlsym() give it
+ * (gdb does the same). Other versions ("foo@VERSION") keep their suffix.
+ */
+static size_t kept_name_len(const char *name)
+{
+	const char *at = strstr(name, "@@");
+
+	return at && at != name ? (size_t)(at - name) : strlen(name);
+}
+
 static int read_symbols(Elf *elf, Elf_Scn *scn, struct elfsym_file *f,
 			struct elfsym_priv *p)
 {
@@ -128,7 +142,7 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, struct elfsym_file *f,
 		name = kept_sym(elf, data, shdr.sh_link, i, &sym);
 		if (!name)
 			continue;
-		total += strlen(name) + 1;
+		total += kept_name_len(name) + 1;
 		nkeep++;
 	}
 	if (!nkeep)
@@ -146,10 +160,11 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, struct elfsym_file *f,
 		name = kept_sym(elf, data, shdr.sh_link, i, &sym);
 		if (!name)
 			continue;
-		len = strlen(name) + 1;
-		if (off + len > total)
+		len = kept_name_len(name);
+		if (off + len + 1 > total)
 			return -EIO;
 		memcpy(p->strings + off, name, len);
+		p->strings[off + len++] = '\0';
 		s = &f->syms[f->nsyms++];
 		s->name = p->strings + off;
 		s->value = sym.st_value;
@@ -187,8 +202,11 @@ static void read_soname(Elf *elf, Elf_Scn *scn, struct elfsym_file *f)
 	}
 }
 
-/* Look for NT_GNU_BUILD_ID in one block of notes. Return: 1 when found. */
-static int build_id_in_notes(Elf_Data *data, struct elfsym_file *f)
+/*
+ * Look for NT_GNU_BUILD_ID in one block of notes and write it in lowercase
+ * hex to @out (@outlen bytes, at least 3). Return: 1 when found.
+ */
+static int build_id_in_notes(Elf_Data *data, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t off = 0, next, name_off, desc_off, i, len;
@@ -205,19 +223,20 @@ static int build_id_in_notes(Elf_Data *data, struct elfsym_file *f)
 			continue;
 		desc = (const unsigned char *)data->d_buf + desc_off;
 		len = nhdr.n_descsz;
-		if (len > (sizeof(f->build_id) - 1) / 2)
-			len = (sizeof(f->build_id) - 1) / 2;
+		if (len > (outlen - 1) / 2)
+			len = (outlen - 1) / 2;
 		for (i = 0; i < len; i++) {
-			f->build_id[2 * i] = hex[desc[i] >> 4];
-			f->build_id[2 * i + 1] = hex[desc[i] & 0xf];
+			out[2 * i] = hex[desc[i] >> 4];
+			out[2 * i + 1] = hex[desc[i] & 0xf];
 		}
-		f->build_id[2 * len] = '\0';
+		out[2 * len] = '\0';
 		return 1;
 	}
 	return 0;
 }
 
-static void read_build_id(Elf *elf, struct elfsym_file *f)
+/* The file's build-id in hex into @out, or "" when it has none. */
+static void read_build_id(Elf *elf, char *out, size_t outlen)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr shdr;
@@ -225,13 +244,14 @@ static void read_build_id(Elf *elf, struct elfsym_file *f)
 	Elf_Data *data;
 	size_t nscn = 0, nph = 0, i;
 
+	out[0] = '\0';
 	if (elf_getshdrnum(elf, &nscn))
 		nscn = 0;
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
 			continue;
 		data = elf_getdata(scn, NULL);
-		if (data && build_id_in_notes(data, f))
+		if (data && build_id_in_notes(data, out, outlen))
 			return;
 	}
 	if (nscn > 1 || elf_getphdrnum(elf, &nph))
@@ -242,7 +262,7 @@ static void read_build_id(Elf *elf, struct elfsym_file *f)
 		data = elf_getdata_rawchunk(elf, phdr.p_offset, phdr.p_filesz,
 					    phdr.p_align == 8 ? ELF_T_NHDR8
 							      : ELF_T_NHDR);
-		if (data && build_id_in_notes(data, f))
+		if (data && build_id_in_notes(data, out, outlen))
 			return;
 	}
 }
@@ -292,9 +312,11 @@ static void apply_relative(Elf *elf, uint64_t addr, uint64_t *list, size_t n)
 /*
  * Gather the 8-byte entries of every section named @secname, sorted and
  * without duplicates. Zero entries (discarded functions) are dropped.
+ * @rel_elf holds the relocations (the file itself, also when @elf is its
+ * debug file, where they have no contents).
  */
-static int read_addr_list(Elf *elf, size_t shstrndx, const char *secname,
-			  uint64_t **out, size_t *nout)
+static int read_addr_list(Elf *elf, Elf *rel_elf, size_t shstrndx,
+			  const char *secname, uint64_t **out, size_t *nout)
 {
 	uint64_t *list = NULL, *tmp;
 	size_t n = 0, cnt, i, j, zeros;
@@ -326,7 +348,7 @@ static int read_addr_list(Elf *elf, size_t shstrndx, const char *secname,
 		for (i = zeros = 0; i < cnt; i++)
 			zeros += !list[n + i];
 		if (zeros && shdr.sh_addr)
-			apply_relative(elf, shdr.sh_addr, list + n, cnt);
+			apply_relative(rel_elf, shdr.sh_addr, list + n, cnt);
 		n += cnt;
 	}
 	if (!n) {
@@ -462,7 +484,8 @@ static int build_addr_index(struct elfsym_file *f, struct elfsym_priv *p)
 	return 0;
 }
 
-static int check_header(Elf *elf, struct elfsym_file *f)
+/* An x86-64 little-endian ELF file? @is_dyn gets e_type == ET_DYN. */
+static int check_header(Elf *elf, int *is_dyn)
 {
 	GElf_Ehdr ehdr;
 	char *ident;
@@ -475,7 +498,7 @@ static int check_header(Elf *elf, struct elfsym_file *f)
 		return -ENOEXEC;
 	if (!gelf_getehdr(elf, &ehdr) || ehdr.e_machine != EM_X86_64)
 		return -ENOEXEC;
-	f->is_pie_or_dso = ehdr.e_type == ET_DYN;
+	*is_dyn = ehdr.e_type == ET_DYN;
 	return 0;
 }
 
@@ -502,49 +525,368 @@ static int read_ident(Elf *elf, struct elfsym_file *f)
 	struct elfsym_scn s = {0};
 	int err;
 
-	err = check_header(elf, f);
+	err = check_header(elf, &f->is_pie_or_dso);
 	if (err)
 		return err;
 	find_sections(elf, &s);
 	if (s.dynamic)
 		read_soname(elf, s.dynamic, f);
-	read_build_id(elf, f);
+	read_build_id(elf, f->build_id, sizeof(f->build_id));
 	return 0;
 }
 
-static int read_elf(Elf *elf, struct elfsym_file *f, struct elfsym_priv *p)
+/* ---- separate debug files ---- */
+
+/* A debug file being tried, then used. */
+struct elfsym_dbg {
+	int fd;
+	Elf *elf;
+	Elf_Scn *symtab;
+	size_t shstrndx;
+};
+
+/* What the file says of its debug file (.gnu_debuglink). */
+struct elfsym_link {
+	const char *name; /* in the file's Elf data; NULL: no link */
+	uint32_t crc;
+};
+
+/* How a candidate is checked. */
+struct elfsym_want {
+	enum elfsym_debug_via via;
+	const char *build_id; /* the file's, "" when it has none */
+	const struct elfsym_link *link;
+	dev_t dev; /* the file itself, never its own debug file */
+	ino_t ino;
+};
+
+static void dbg_close(struct elfsym_dbg *d)
 {
+	if (d->elf)
+		elf_end(d->elf);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->elf = NULL;
+	d->fd = -1;
+	d->symtab = NULL;
+}
+
+/* The .gnu_debuglink CRC: CRC-32 (IEEE 802.3, zlib's crc32()). */
+static uint32_t debuglink_crc(const unsigned char *buf, size_t len)
+{
+	uint32_t table[256], c;
+	size_t i;
+	int k;
+
+	for (i = 0; i < 256; i++) {
+		c = (uint32_t)i;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		table[i] = c;
+	}
+	c = 0xffffffffu;
+	for (i = 0; i < len; i++)
+		c = table[(c ^ buf[i]) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+/* Fill @l from the file's .gnu_debuglink section, if it has a valid one. */
+static void read_debuglink(Elf *elf, size_t shstrndx, struct elfsym_link *l)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+	Elf_Data *data;
+	const char *name;
+	size_t len, off;
+	uint32_t crc;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (!name || strcmp(name, ".gnu_debuglink"))
+			continue;
+		data = elf_rawdata(scn, NULL);
+		if (!data || !data->d_buf)
+			return;
+		name = data->d_buf;
+		len = strnlen(name, data->d_size);
+		/* The name, its NUL, padding to 4 bytes, the CRC. */
+		off = (len + 1 + 3) & ~(size_t)3;
+		if (!len || len == data->d_size || off + 4 > data->d_size ||
+		    memchr(name, '/', len))
+			return;
+		/* check_header() made sure the file is little-endian. */
+		memcpy(&crc, (const char *)data->d_buf + off, 4);
+		l->name = name;
+		l->crc = crc;
+		return;
+	}
+}
+
+/* Record the first candidate that was not used, and why. */
+static void dbg_note(struct elfsym_file *f, const char *cand, const char *why)
+{
+	if (f->debug_note)
+		return;
+	/* The note only explains: no memory for it is no failure. */
+	if (asprintf(&f->debug_note, "%s: %s", cand, why) < 0)
+		f->debug_note = NULL;
+}
+
+/*
+ * Check candidate @cand against @w and open it into @d. Return: 0 (opened
+ * and it matches) or 1 (not there, or it does not match: f->debug_note
+ * says why).
+ */
+static int dbg_try(const char *cand, const struct elfsym_want *w,
+		   struct elfsym_file *f, struct elfsym_dbg *d)
+{
+	char build_id[sizeof(f->build_id)];
+	struct elfsym_scn s = {0};
+	const char *why = NULL;
+	struct stat st;
+	size_t size;
+	char *raw;
+	int is_dyn;
+
+	d->fd = open(cand, O_RDONLY | O_CLOEXEC);
+	if (d->fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 1;
+		dbg_note(f, cand, strerror(errno));
+		return 1;
+	}
+	if (fstat(d->fd, &st) || !S_ISREG(st.st_mode)) {
+		why = "not a regular file";
+		goto no;
+	}
+	if (st.st_dev == w->dev && st.st_ino == w->ino) {
+		dbg_close(d); /* the file itself, as its link may name it */
+		return 1;
+	}
+	d->elf = elf_begin(d->fd, ELF_C_READ_MMAP, NULL);
+	if (!d->elf) {
+		why = elf_errmsg(-1);
+		goto no;
+	}
+	if (check_header(d->elf, &is_dyn)) {
+		why = "not an x86-64 ELF file";
+		goto no;
+	}
+	read_build_id(d->elf, build_id, sizeof(build_id));
+	if (w->via == ELFSYM_DEBUG_LINK) {
+		raw = elf_rawfile(d->elf, &size);
+		if (!raw || debuglink_crc((const unsigned char *)raw, size) !=
+				w->link->crc) {
+			why = "CRC differs from the .gnu_debuglink one";
+			goto no;
+		}
+	}
+	/* By build-id it must be the same; by link, when both have one. */
+	if ((w->via == ELFSYM_DEBUG_BUILD_ID || (*build_id && *w->build_id)) &&
+	    strcmp(build_id, w->build_id)) {
+		why = *build_id ? "build-id differs" : "no build-id";
+		goto no;
+	}
+	find_sections(d->elf, &s);
+	if (!s.symtab) {
+		why = "no .symtab";
+		goto no;
+	}
+	if (elf_getshdrstrndx(d->elf, &d->shstrndx))
+		d->shstrndx = 0;
+	d->symtab = s.symtab;
+	return 0;
+no:
+	dbg_note(f, cand, why);
+	dbg_close(d);
+	return 1;
+}
+
+/*
+ * Try ROOT/.build-id/xx/rest.debug for each root of @roots. Return: as
+ * dbg_try(), or -ENOMEM.
+ */
+static int dbg_by_build_id(const char *roots, const struct elfsym_want *w,
+			   struct elfsym_file *f, struct elfsym_dbg *d)
+{
+	const char *r = roots, *end;
+	char *cand;
+	int ret;
+
+	if (strlen(w->build_id) < 4)
+		return 1;
+	for (; *r; r = *end ? end + 1 : end) {
+		end = strchrnul(r, ':');
+		if (end == r)
+			continue;
+		if (asprintf(&cand, "%.*s/.build-id/%.2s/%s.debug",
+			     (int)(end - r), r, w->build_id,
+			     w->build_id + 2) < 0)
+			return -ENOMEM;
+		ret = dbg_try(cand, w, f, d);
+		if (!ret) {
+			f->debug_path = cand;
+			return 0;
+		}
+		free(cand);
+		if (ret < 0)
+			return ret;
+	}
+	return 1;
+}
+
+/*
+ * Try DIR/NAME, DIR/.debug/NAME and ROOT/DIR/NAME for each root of @roots,
+ * DIR being the directory of the file's real path. Return: as dbg_try(),
+ * or -ENOMEM.
+ */
+static int dbg_by_link(const char *path, const char *roots,
+		       const struct elfsym_want *w, struct elfsym_file *f,
+		       struct elfsym_dbg *d)
+{
+	const char *name = w->link->name, *r, *end, *slash;
+	char *real, *cand;
+	int ret = 1, dirlen, i;
+
+	real = realpath(path, NULL);
+	if (!real && errno == ENOMEM)
+		return -ENOMEM;
+	if (!real) {
+		real = strdup(path); /* gone since it was mapped, say */
+		if (!real)
+			return -ENOMEM;
+	}
+	slash = strrchr(real, '/');
+	dirlen = slash ? (int)(slash - real) : 1;
+	if (!slash)
+		real[0] = '.';
+	/* DIR/NAME, DIR/.debug/NAME, then ROOT/DIR/NAME (DIR absolute). */
+	for (i = 0, r = roots; ret > 0; i++) {
+		if (i < 2) {
+			ret = asprintf(&cand, "%.*s/%s%s", dirlen, real,
+				       i ? ".debug/" : "", name);
+		} else {
+			for (; *r == ':'; r++)
+				;
+			if (!*r || real[0] != '/')
+				break;
+			end = strchrnul(r, ':');
+			ret = asprintf(&cand, "%.*s%.*s/%s", (int)(end - r), r,
+				       dirlen, real, name);
+			r = end;
+		}
+		if (ret < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = dbg_try(cand, w, f, d);
+		if (!ret)
+			f->debug_path = cand;
+		else
+			free(cand);
+	}
+	free(real);
+	return ret;
+}
+
+/*
+ * Find the separate debug file of a file without .symtab, as gdb does:
+ * by build-id, then by .gnu_debuglink. Return: 0 with @d opened or not
+ * (d->elf NULL when none was found or none matched), or -ENOMEM.
+ */
+static int find_debug(Elf *elf, int fd, const char *path, size_t shstrndx,
+		      struct elfsym_file *f, struct elfsym_dbg *d)
+{
+	const char *roots = getenv(ELFSYM_DEBUG_DIR_ENV);
+	struct elfsym_link link = {0};
+	struct elfsym_want w = {0};
+	struct stat st;
+	int ret;
+
+	if (!roots || !*roots)
+		roots = ELFSYM_DEBUG_DIR_DEFAULT;
+	if (fstat(fd, &st))
+		return 0;
+	w.build_id = f->build_id;
+	w.dev = st.st_dev;
+	w.ino = st.st_ino;
+	w.link = &link;
+
+	w.via = ELFSYM_DEBUG_BUILD_ID;
+	ret = dbg_by_build_id(roots, &w, f, d);
+	if (ret <= 0)
+		goto out;
+	if (shstrndx)
+		read_debuglink(elf, shstrndx, &link);
+	if (!link.name)
+		return 0;
+	w.via = ELFSYM_DEBUG_LINK;
+	ret = dbg_by_link(path, roots, &w, f, d);
+out:
+	if (ret < 0)
+		return ret;
+	if (!ret)
+		f->debug_via = w.via;
+	return 0;
+}
+
+static int read_lists(Elf *elf, Elf *rel_elf, size_t shstrndx,
+		      struct elfsym_file *f)
+{
+	int err = 0;
+
+	if (!shstrndx)
+		return 0;
+	if (!f->pfe)
+		err = read_addr_list(elf, rel_elf, shstrndx, PFE_SECTION,
+				     &f->pfe, &f->npfe);
+	if (!err && !f->mcount)
+		err = read_addr_list(elf, rel_elf, shstrndx, MCOUNT_SECTION,
+				     &f->mcount, &f->nmcount);
+	return err;
+}
+
+static int read_elf(Elf *elf, int fd, const char *path, struct elfsym_file *f,
+		    struct elfsym_priv *p)
+{
+	struct elfsym_dbg d = {.fd = -1};
 	struct elfsym_scn s = {0};
 	size_t shstrndx;
 	int err;
 
-	err = check_header(elf, f);
+	err = check_header(elf, &f->is_pie_or_dso);
 	if (err)
 		return err;
 	if (elf_getshdrstrndx(elf, &shstrndx))
 		shstrndx = 0;
 
 	find_sections(elf, &s);
-	if (s.symtab || s.dynsym) {
-		f->from_symtab = !!s.symtab;
-		err = read_symbols(elf, s.symtab ? s.symtab : s.dynsym, f, p);
-		if (err)
-			return err;
-	}
 	if (s.dynamic)
 		read_soname(elf, s.dynamic, f);
-	read_build_id(elf, f);
-
-	if (shstrndx) {
-		err = read_addr_list(elf, shstrndx, PFE_SECTION, &f->pfe,
-				     &f->npfe);
-		if (err)
-			return err;
-		err = read_addr_list(elf, shstrndx, MCOUNT_SECTION, &f->mcount,
-				     &f->nmcount);
+	read_build_id(elf, f->build_id, sizeof(f->build_id));
+	if (!s.symtab) {
+		err = find_debug(elf, fd, path, shstrndx, f, &d);
 		if (err)
 			return err;
 	}
+
+	if (d.elf) {
+		f->from_symtab = 1;
+		err = read_symbols(d.elf, d.symtab, f, p);
+	} else if (s.symtab || s.dynsym) {
+		f->from_symtab = !!s.symtab;
+		err = read_symbols(elf, s.symtab ? s.symtab : s.dynsym, f, p);
+	}
+	/* The file's own lists first: a debug file's are usually empty. */
+	if (!err)
+		err = read_lists(elf, elf, shstrndx, f);
+	if (!err && d.elf)
+		err = read_lists(d.elf, elf, d.shstrndx, f);
+	dbg_close(&d);
+	if (err)
+		return err;
 
 	err = build_name_index(f, p);
 	if (err)
@@ -593,7 +935,8 @@ static int open_elf(const char *path, struct elfsym_file *out, int full)
 		err = -ENOEXEC;
 		goto err_close;
 	}
-	err = full ? read_elf(elf, out, out->priv) : read_ident(elf, out);
+	err = full ? read_elf(elf, fd, path, out, out->priv)
+		   : read_ident(elf, out);
 	elf_end(elf);
 	if (err)
 		goto err_close;
@@ -612,6 +955,10 @@ err_fd:
  * elfsym_open() - read the symbols of an ELF file
  * @path:	file to read
  * @out:	filled on success; release with elfsym_close()
+ *
+ * A file without .symtab gets the symbols of its separate debug file, if
+ * one is found under the roots of $UKLP_DEBUG_DIR (default /usr/lib/debug)
+ * or next to it, and matches (see struct elfsym_file).
  *
  * On failure @out is left zeroed (elfsym_close() on it is harmless).
  *
@@ -640,6 +987,34 @@ int elfsym_open_ident(const char *path, struct elfsym_file *out)
 }
 
 /**
+ * elfsym_describe() - where the symbols of an opened file came from
+ * @f:		the file
+ * @buf:	the text, e.g. "/usr/lib/debug/.build-id/ab/cdef.debug
+ *		(build-id)", ".symtab of /usr/bin/prog" or ".dynsym of
+ *		/usr/bin/prog (no .symtab; no debug file found)"
+ * @len:	size of @buf
+ *
+ * Return: the length of the whole text, as snprintf().
+ */
+int elfsym_describe(const struct elfsym_file *f, char *buf, size_t len)
+{
+	const char *path = f && f->path ? f->path : "(none)";
+
+	if (!f)
+		return snprintf(buf, len, "(none)");
+	if (f->debug_path)
+		return snprintf(buf, len, "%s (%s)", f->debug_path,
+				f->debug_via == ELFSYM_DEBUG_LINK ? "debuglink"
+								  : "build-id");
+	if (f->from_symtab)
+		return snprintf(buf, len, ".symtab of %s", path);
+	return snprintf(buf, len, "%s %s (no .symtab; %s%s)",
+			f->nsyms ? ".dynsym of" : "no symbols in", path,
+			f->debug_note ? "debug file " : "no debug file found",
+			f->debug_note ? f->debug_note : "");
+}
+
+/**
  * elfsym_close() - release what elfsym_open() allocated
  * @f:	the file
  *
@@ -663,6 +1038,8 @@ void elfsym_close(struct elfsym_file *f)
 	free(f->pfe);
 	free(f->syms);
 	free(f->soname);
+	free(f->debug_path);
+	free(f->debug_note);
 	free(f->path);
 	memset(f, 0, sizeof(*f));
 }

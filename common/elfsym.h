@@ -18,12 +18,30 @@ struct elfsym_sym {
 	unsigned char bind; /* STB_LOCAL, STB_GLOBAL, STB_WEAK */
 };
 
+/* How a separate debug file was found (elfsym_file.debug_via). */
+enum elfsym_debug_via {
+	ELFSYM_DEBUG_NONE = 0,
+	ELFSYM_DEBUG_BUILD_ID, /* ROOT/.build-id/xx/yyyy.debug */
+	ELFSYM_DEBUG_LINK,     /* .gnu_debuglink name, its CRC checked */
+};
+
+/* The roots of the debug file trees: this variable, colon-separated. */
+#define ELFSYM_DEBUG_DIR_ENV	 "UKLP_DEBUG_DIR"
+#define ELFSYM_DEBUG_DIR_DEFAULT "/usr/lib/debug"
+
 /*
  * An opened ELF file's symbol view. Symbols come from .symtab when the file
- * has one, else from .dynsym, in symbol-table order (that order defines
- * sympos, as kallsyms order does in the kernel). Only defined symbols
- * (st_shndx != SHN_UNDEF) of type FUNC, GNU_IFUNC, OBJECT, TLS or NOTYPE with
- * a non-empty name are kept.
+ * has one; else from the .symtab of its separate debug file when one is
+ * found and matches (as gdb finds it: by build-id under each debug root,
+ * then by .gnu_debuglink next to the file, in its .debug/ and under each
+ * root); else from .dynsym. They are in symbol-table order (that order
+ * defines sympos, as kallsyms order does in the kernel). Only defined
+ * symbols (st_shndx != SHN_UNDEF) of type FUNC, GNU_IFUNC, OBJECT, TLS or
+ * NOTYPE with a non-empty name are kept; the default version of a
+ * versioned symbol, "name@@VERSION" in a .symtab, is kept as "name" (as
+ * .dynsym names it). Code is never read from a debug file (its .text has
+ * no contents); only its .symtab and, when the file itself has none, its
+ * __patchable_function_entries and __mcount_loc.
  */
 struct elfsym_file {
 	char *path;
@@ -32,7 +50,11 @@ struct elfsym_file {
 	char build_id[129]; /* lowercase hex of NT_GNU_BUILD_ID, "" if none */
 	struct elfsym_sym *syms;
 	size_t nsyms;
-	int from_symtab; /* 1: .symtab, 0: .dynsym */
+	int from_symtab; /* 1: a .symtab (maybe the debug file's), 0: .dynsym */
+	char *debug_path; /* the debug file the symbols came from, or NULL */
+	enum elfsym_debug_via debug_via; /* how it was found */
+	char
+	    *debug_note; /* a debug file found but not used, and why; or NULL */
 	uint64_t *pfe;	 /* __patchable_function_entries, link-time, sorted */
 	size_t npfe;
 	uint64_t *mcount; /* __mcount_loc, link-time, sorted */
@@ -59,6 +81,18 @@ int elfsym_open(const char *path, struct elfsym_file *out);
  * Return: as elfsym_open().
  */
 int elfsym_open_ident(const char *path, struct elfsym_file *out);
+
+/**
+ * elfsym_describe() - where the symbols of an opened file came from
+ * @f:		the file
+ * @buf:	the text, e.g. "/usr/lib/debug/.build-id/ab/cdef.debug
+ *		(build-id)", ".symtab of /usr/bin/prog" or ".dynsym of
+ *		/usr/bin/prog (no .symtab; no debug file found)"
+ * @len:	size of @buf
+ *
+ * Return: the length of the whole text, as snprintf().
+ */
+int elfsym_describe(const struct elfsym_file *f, char *buf, size_t len);
 
 /**
  * elfsym_close() - release what elfsym_open() allocated

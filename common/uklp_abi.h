@@ -85,7 +85,10 @@ struct uklp_status {
 	 * themselves): the tool reads their words without stopping them */
 	uint64_t registry_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
 
-	/* the answer of the last uklp_tool_call() */
+	/* the answer of the last uklp_tool_call(); @call_msg is the reason
+	 * of a refusal or, after a successful UKLP_OP_CHECK, where the
+	 * symbols of the patch's objects came from ("symbols: OBJ: WHERE"
+	 * lines) */
 	volatile uint64_t call_token;
 	volatile int64_t call_rc;
 	char call_msg[UKLP_ABI_MSG_MAX];

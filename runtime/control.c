@@ -25,7 +25,8 @@
 #include "uklp_api.h"
 
 int klp_enable_patch(struct klp_patch *patch, const char *name,
-		     const char *path, void *dlh, bool check_only);
+		     const char *path, void *dlh, bool check_only, char *report,
+		     size_t report_len);
 int klp_disable_patch(struct klp_patch *patch);
 struct klp_patch *klp_find_patch(const char *name);
 void klp_reap(void);
@@ -131,7 +132,17 @@ static void patch_name(const char *path, char *out, size_t len)
 	out[n] = '\0';
 }
 
-UKLP_API int uklp_ctl_load(const char *path, int flags)
+/**
+ * control_load() - uklp_ctl_load() that also reports on a dry run
+ * @path:	path of the patch shared object
+ * @flags:	UKLP_LOAD_*
+ * @report:	if not NULL, with UKLP_LOAD_CHECK: where the symbols of each
+ *		object of the patch came from, one line each (set on success)
+ * @report_len:	size of @report
+ *
+ * Return: as uklp_ctl_load().
+ */
+int control_load(const char *path, int flags, char *report, size_t report_len)
 {
 	const struct uklp_patch_desc *desc;
 	char name[256], real[4096];
@@ -175,7 +186,8 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 	}
 	pthread_mutex_lock(&klp_mutex);
 	mark = objects_elf_mark();
-	ret = klp_enable_patch(desc->patch, name, real, dlh, check);
+	ret = klp_enable_patch(desc->patch, name, real, dlh, check, report,
+			       report_len);
 	/* A refusal or a dry run leaves the memory as it found it. */
 	if (ret || check)
 		objects_elf_release(mark);
@@ -192,6 +204,11 @@ UKLP_API int uklp_ctl_load(const char *path, int flags)
 			    "nothing was changed",
 			    name, strerror(-ret));
 	return 0;
+}
+
+UKLP_API int uklp_ctl_load(const char *path, int flags)
+{
+	return control_load(path, flags, NULL, 0);
 }
 
 UKLP_API int uklp_ctl_disable(const char *name)

@@ -7,6 +7,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,17 @@ static int find_symbol(struct klp_object *obj, const char *name,
 	ret = elfsym_lookup(f, name, sympos, &s, &count);
 	if (ret == -ENOENT) {
 		pr_err("symbol '%s' not found in symbol table\n", name);
+		if (!f->from_symtab) {
+			char where[384];
+
+			/* A stripped object: its static functions are in
+			 * its separate debug file only. */
+			elfsym_describe(f, where, sizeof(where));
+			pr_err("object '%s': %s; its static functions are "
+			       "only in its debug file: install it, or set %s "
+			       "to the directory that holds .build-id/\n",
+			       klp_obj_name(obj), where, ELFSYM_DEBUG_DIR_ENV);
+		}
 		return -EINVAL;
 	}
 	if (ret == -EINVAL) {
@@ -605,6 +617,46 @@ err:
 	return ret;
 }
 
+/*
+ * For a dry run: where the symbols of each object of @patch came from, one
+ * line "symbols: OBJECT: WHERE" each, into @buf (ending in "..." when cut).
+ */
+static void symbols_report(struct klp_patch *patch, char *buf, size_t len)
+{
+	struct klp_object *obj;
+	size_t off = 0;
+	int n;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	klp_for_each_object (patch, obj, i) {
+		struct uklp_obj *u = KLP_OBJ(obj)->uobj;
+		struct elfsym_file *f = u ? objects_elf(u) : NULL;
+
+		if (off >= len)
+			break;
+		n = snprintf(buf + off, len - off,
+			     "%ssymbols: %s: ", off ? "\n" : "",
+			     klp_obj_name(obj));
+		if (n < 0)
+			return;
+		off += (size_t)n;
+		if (off >= len)
+			break;
+		if (f)
+			n = elfsym_describe(f, buf + off, len - off);
+		else
+			n = snprintf(buf + off, len - off, "%s",
+				     u ? strerror(-u->elf_err) : "not loaded");
+		if (n < 0)
+			return;
+		off += (size_t)n;
+	}
+	if (off >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
 /**
  * klp_enable_patch() - check, initialize and enable a patch (klp_mutex held)
  * @patch:	the patch from the .so's descriptor
@@ -612,12 +664,16 @@ err:
  * @path:	its file
  * @dlh:	its dlopen handle
  * @check_only:	resolve and check everything, then forget it
+ * @report:	for @check_only, if not NULL: where the symbols of each
+ *		object came from (lines "symbols: OBJECT: WHERE")
+ * @report_len:	size of @report
  *
  * Return: 0 or -errno; on failure the patch is not known to the runtime
  * any more and nothing of the process was changed.
  */
 int klp_enable_patch(struct klp_patch *patch, const char *name,
-		     const char *path, void *dlh, bool check_only)
+		     const char *path, void *dlh, bool check_only, char *report,
+		     size_t report_len)
 {
 	int ret;
 
@@ -633,6 +689,8 @@ int klp_enable_patch(struct klp_patch *patch, const char *name,
 	if (ret)
 		return ret;
 	if (check_only) {
+		if (report)
+			symbols_report(patch, report, report_len);
 		free_patch_priv(patch);
 		return 0;
 	}

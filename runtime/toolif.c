@@ -168,6 +168,7 @@ int toolif_thread_word(pid_t tid, uint32_t *word)
 UKLP_API void uklp_tool_call(long op, const char *arg, unsigned long token)
 {
 	struct uklp_status *st = &uklp_status;
+	char report[UKLP_ABI_MSG_MAX] = "";
 	long rc;
 
 	switch (op) {
@@ -178,7 +179,7 @@ UKLP_API void uklp_tool_call(long op, const char *arg, unsigned long token)
 		rc = uklp_ctl_load(arg, 0);
 		break;
 	case UKLP_OP_CHECK:
-		rc = uklp_ctl_load(arg, UKLP_LOAD_CHECK);
+		rc = control_load(arg, UKLP_LOAD_CHECK, report, sizeof(report));
 		break;
 	case UKLP_OP_DISABLE:
 		rc = uklp_ctl_disable(arg);
@@ -196,8 +197,9 @@ UKLP_API void uklp_tool_call(long op, const char *arg, unsigned long token)
 		rc = -EINVAL;
 		break;
 	}
+	/* A refusal's reason; a successful check's report. */
 	snprintf(st->call_msg, sizeof(st->call_msg), "%s",
-		 rc ? uklp_ctl_last_error() : "");
+		 rc ? uklp_ctl_last_error() : report);
 	st->call_rc = rc;
 	/* The token last: the tool reads rc and msg once it sees its token
 	 * (release; pairs with the tool's read of call_token first). */

@@ -48,4 +48,17 @@ void toolif_texts(void);
  */
 int toolif_thread_word(pid_t tid, uint32_t *word);
 
+/**
+ * control_load() - uklp_ctl_load() that also reports on a dry run
+ * (control.c; the tool's check op prints the report)
+ * @path:	path of the patch shared object
+ * @flags:	UKLP_LOAD_*
+ * @report:	if not NULL, with UKLP_LOAD_CHECK: where the symbols of each
+ *		object of the patch came from, one line each (set on success)
+ * @report_len:	size of @report
+ *
+ * Return: as uklp_ctl_load().
+ */
+int control_load(const char *path, int flags, char *report, size_t report_len);
+
 #endif

@@ -169,6 +169,8 @@ struct target {
 	struct proc p;
 	int opened;
 	uintptr_t st_addr; /* uklp_status in the target, 0 if unknown */
+	char answer[UKLP_ABI_MSG_MAX]; /* message of the last call that
+					* succeeded (a check's report) */
 };
 
 /**
@@ -225,6 +227,9 @@ int target_read_status(struct target *t, struct uklp_status *st);
  * @op:		enum uklp_abi_op
  * @arg:	its argument (patch path or name)
  * @what:	what is asked, for messages ("load of patch 'x'")
+ *
+ * On success t->answer holds the runtime's message (a check's report,
+ * else usually "").
  *
  * Return: 0 on success, or an exit code with a message printed (the
  * runtime's refusal: CMD_EXIT_BADPATCH for -ENOEXEC, else CMD_EXIT_FAILED;

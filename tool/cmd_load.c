@@ -237,6 +237,9 @@ int cmd_check(int argc, char **argv)
 		    "check (it stays loaded; no patch is applied)",
 		    (int)pid);
 	ret = target_call(&t, UKLP_OP_CHECK, abs, what);
+	/* The runtime's report: where each object's symbols came from. */
+	if (!ret && t.answer[0])
+		printf("%s\n", t.answer);
 	if (!ret)
 		printf("ok: %s can be applied to %d\n", argv[o.first + 1],
 		       (int)pid);

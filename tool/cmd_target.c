@@ -268,6 +268,7 @@ int target_call(struct target *t, int op, const char *arg, const char *what)
 	cmd_note("process %d: %s (runtime op %d, \"%s\")", (int)t->pid, what,
 		 op, arg ? arg : "");
 	msg[0] = '\0';
+	t->answer[0] = '\0';
 	if (target_log_head(t, &head))
 		head = UINT64_MAX;
 	ret = inject_tool_call(&t->p, op, arg, &rc, msg, sizeof(msg),
@@ -286,9 +287,11 @@ int target_call(struct target *t, int op, const char *arg, const char *what)
 	cmd_last_rc = rc;
 	cmd_note("process %d: runtime answered %ld%s%s", (int)t->pid, rc,
 		 *msg ? ": " : "", msg);
-	if (!rc)
-		return 0;
 	msg[sizeof(msg) - 1] = '\0';
+	if (!rc) {
+		memcpy(t->answer, msg, sizeof(t->answer));
+		return 0;
+	}
 	if (!*msg)
 		snprintf(msg, sizeof(msg), "%s", strerror((int)-rc));
 	/* A refused operation never changes the process (control.h). */

@@ -84,8 +84,11 @@ static const struct command commands[] = {
      NULL},
     {"check", cmd_check, "check PID PATCH.so",
      "Dry run of `uklp load`: resolve and check everything, write\n"
-     "nothing. Prints \"ok: PATCH can be applied to PID\" or the refusal.\n"
-     "The runtime is injected if it is not loaded (the command says so).\n",
+     "nothing. Prints where each object's symbols came from (\"symbols:\n"
+     "OBJECT: WHERE\", a separate debug file for a stripped object, see\n"
+     "UKLP_DEBUG_DIR), then \"ok: PATCH can be applied to PID\"; or the\n"
+     "refusal. The runtime is injected if it is not loaded (the command\n"
+     "says so).\n",
      NULL},
     {"inject", cmd_inject, "inject PID",
      "Only load the runtime (libuklp.so) into PID.\n", NULL},
@@ -383,7 +386,11 @@ static void usage(FILE *f)
 	fputs("\n"
 	      "Environment: UKLP_RUNTIME=path of libuklp.so to inject "
 	      "(default: next\n"
-	      "to uklp, or ../lib/ relative to it).\n"
+	      "to uklp, or ../lib/ relative to it). UKLP_DEBUG_DIR=roots of "
+	      "separate\n"
+	      "debug files, colon-separated (default /usr/lib/debug; the "
+	      "target needs\n"
+	      "it in its environment too).\n"
 	      "See uklp(1).\n",
 	      f);
 }

@@ -60,11 +60,13 @@ tool_cleanup()
 }
 trap tool_cleanup EXIT
 
-# start_plain_target - start build/tests/target as a coprocess, normally: no LD_PRELOAD, no runtime injected. Checks that it
-# answers (which also lets stdio allocate its buffers before any snapshot).
+# start_plain_target [EXE] - start build/tests/target (or EXE, a build of
+# it) as a coprocess, normally: no LD_PRELOAD, no runtime injected, with
+# the scenario's exported environment. Checks that it answers (which also
+# lets stdio allocate its buffers before any snapshot).
 start_plain_target()
 {
-	local exe=$T/target
+	local exe=${1:-$T/target}
 
 	[[ -x $exe ]] || die "$exe is not built"
 	[[ -z $TARGET_PID ]] || die "start_plain_target: a target is running"
