@@ -20,6 +20,9 @@ struct klp_patch *klp_patches;
 /* Patches whose .so may be closed once klp_mutex is dropped. */
 static struct klp_patch *reap_list[64];
 static size_t reap_n;
+/* Handles of patches reaped early (reap_take()), closed by klp_reap(). */
+static void *close_list[64];
+static size_t close_n;
 
 static const char *pname(struct klp_patch *p)
 {
@@ -466,8 +469,8 @@ void klp_patch_done(struct klp_patch *patch)
 void klp_reap(void)
 {
 	struct klp_patch *todo[64];
-	void *dlh[64];
-	size_t n;
+	void *dlh[128];
+	size_t n, m;
 
 	pthread_mutex_lock(&klp_mutex);
 	n = reap_n;
@@ -477,10 +480,35 @@ void klp_reap(void)
 		free_patch_priv(todo[i]);
 	}
 	reap_n = 0;
+	m = n;
+	for (size_t i = 0; i < close_n; i++)
+		dlh[m++] = close_list[i];
+	close_n = 0;
 	pthread_mutex_unlock(&klp_mutex);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < m; i++)
 		if (dlh[i])
 			dlclose(dlh[i]);
+}
+
+/*
+ * A patch struct about to be enabled again while its previous run still
+ * waits in reap_list (klp_mutex held): the same .so loaded again before
+ * klp_reap() ran gets the same, still open, handle and so the same struct.
+ * Reap that entry now, so that a later klp_reap() does not free the new
+ * run's state; its handle reference is closed by the next klp_reap().
+ */
+static void reap_take(struct klp_patch *patch)
+{
+	for (size_t i = 0; i < reap_n; i++) {
+		if (reap_list[i] != patch)
+			continue;
+		reap_list[i] = reap_list[--reap_n];
+		if (!patch->forced && KLP_PATCH_P(patch) &&
+		    close_n < sizeof(close_list) / sizeof(close_list[0]))
+			close_list[close_n++] = KLP_PATCH_P(patch)->dlh;
+		free_patch_priv(patch);
+		return;
+	}
 }
 
 struct klp_patch *klp_find_patch(const char *name)
@@ -625,6 +653,7 @@ int klp_enable_patch(struct klp_patch *patch, const char *name,
 		       name);
 		return -EINVAL;
 	}
+	reap_take(patch);
 	ret = klp_init_patch(patch, name, path, dlh, !check_only);
 	if (ret)
 		return ret;
