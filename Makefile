@@ -86,6 +86,7 @@ include tests/tool/tool.mk
 include samples/samples.mk
 include bench/bench.mk
 include bench/tool/tool.mk
+include bench/redis/redis.mk
 
 check: all
 	@sh tests/run.sh $(B)

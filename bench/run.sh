@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# run.sh [BUILD_DIR] - the call-cost benchmark (`make bench`).
+# run.sh [BUILD_DIR] - the call-cost benchmark (`make bench`), then the
+# pause benchmark (bench/tool/run.sh) and the redis one (bench/redis/run.sh).
 #
 # Builds bench/callcost-{pad,nop,prologue} and bench/bench_patch.so (bench/bench.mk),
 # runs every mode of each natively (ns per call: median of RUNS runs of N
@@ -275,6 +276,12 @@ echo "bench: wrote $RES" >&2
 # Thread pauses and duration of `uklp load` (bench/RESULTS-tool.md).
 if ! sh bench/tool/run.sh "$B"; then
 	echo "bench: the pause benchmark failed (see bench/RESULTS-tool.md)" >&2
+	failed=1
+fi
+# redis-server around `uklp load` (bench/RESULTS-redis.md; skipped when
+# Debian's redis-server cannot be installed).
+if ! bash bench/redis/run.sh "$B"; then
+	echo "bench: the redis benchmark failed (see bench/RESULTS-redis.md)" >&2
 	failed=1
 fi
 if [ $failed = 1 ]; then
