@@ -9,6 +9,12 @@
 # UKLP_SYSTEM_TIMEOUT seconds (default 600). FILTER, if
 # given, keeps the tests whose name contains it.
 #
+# The conformance scenarios run against the pad-site target in-process
+# (conformance/NAME) and through the uklp tool (tool/NAME), then again
+# against each of the 6 "plain" targets V (no instrumentation flag: -O0,
+# -O2, -O3, PIE and non-PIE; every function a prologue site), both ways:
+# plain-V/NAME and plain-V/tool/NAME (about 1.5 minutes more in all).
+#
 # Prints "PASS name", "FAIL name" and the last 30 lines of its output, or
 # "SKIP name: reason" (a test exits 77 to skip and prints the reason last),
 # and ends with exactly one line "N passed, N failed, N skipped".
@@ -106,6 +112,31 @@ if [ -x "$B/uklp" ]; then
 		run "uklp/${name%.sh}" bash "$s" "$B"
 	done
 fi
+
+# The same scenarios again against each "plain" target (tests/tests.mk:
+# built with no instrumentation flag at -O0, -O2, -O3, PIE and non-PIE, so
+# every function is patched through a prologue site), in-process and
+# through the tool: plain-V/NAME and plain-V/tool/NAME. Not run there:
+# nop-site and fentry-site, which are about their own site flavour and
+# need their instrumented targets (target-nop, target-fentry).
+for d in "$B"/tests/plain/*/; do
+	v=${d%/}
+	v=${v##*/}
+	[ -x "$B/tests/plain/$v/target" ] || continue
+	for s in tests/conformance/*.sh; do
+		[ -f "$s" ] || continue
+		# (not "name": run() sets it)
+		sc=${s##*/}
+		sc=${sc%.sh}
+		case $sc in
+		nop-site | fentry-site) continue ;;
+		esac
+		run "plain-$v/$sc" env UKLP_TARGET_VARIANT="$v" bash "$s" "$B"
+		[ -x "$B/uklp" ] || continue
+		run "plain-$v/tool/$sc" env UKLP_TARGET_VARIANT="$v" \
+			UKLP_MODE=tool bash "$s" "$B"
+	done
+done
 
 # Whole-process system tests (consistency, 10,000 cycles): longer limit.
 for t in "$B"/tests/system/test_*; do

@@ -6,6 +6,11 @@
 #   $(B)/tests/target-nop          the same with 5-byte nop sites
 #   $(B)/tests/target-fentry       the same with -pg -mfentry call sites
 #   $(B)/tests/lib*.so             the target's libraries (kernel target modules)
+#   $(B)/tests/plain/V/target      the target with no instrumentation flag at all
+#   $(B)/tests/plain/V/lib*.so     (prologue sites), and its libraries, for each
+#                                  V in O0-pie O0-nopie O2-pie O2-nopie O3-pie
+#                                  O3-nopie (-O level; -fPIE -pie or -fno-pie
+#                                  -no-pie); plain/V/patches -> ../../patches
 #   $(B)/tests/patches/NAME.so     test patches (kernel test_klp_* modules)
 #   $(B)/tests/patches/V/NAME.so   build variant V of a patch (module parameters)
 
@@ -71,8 +76,58 @@ $(B)/tests/target-fentry: $(TEST_TARGET_SRC:tests/target/%.c=$(B)/tests/obj/fent
 
 TEST_TARGETS := $(B)/tests/target $(B)/tests/target-nop $(B)/tests/target-fentry
 
+# The "plain" variants: the target and its libraries built as a distribution
+# builds them, with no instrumentation flag at all (no patchable entry, no
+# -pg/-mfentry, no -mnop-mcount), so that every function is patched through
+# a prologue site. V is O0, O2 or O3 and pie (-fPIE -pie) or nopie (-fno-pie
+# -no-pie); the libraries are -fPIC shared objects at V's -O level. Each
+# variant directory gets a symlink patches -> ../../patches, since the
+# target takes "load patches/X.so" and "dlopen libX.so" relative to its own
+# directory (tests/lib/common.sh: UKLP_TARGET_VARIANT=V selects one).
+TEST_PLAIN_OPTS := O0 O2 O3
+TEST_PLAIN_VARIANTS := $(foreach o,$(TEST_PLAIN_OPTS),$(o)-pie $(o)-nopie)
+TEST_PLAIN_CFLAGS = $(filter-out -O%,$(CFLAGS_BASE)) -$(firstword $(subst -, ,$(1)))
+TEST_PLAIN_PIE_pie := -fPIE
+TEST_PLAIN_PIE_nopie := -fno-pie
+TEST_PLAIN_LDPIE_pie := -pie
+TEST_PLAIN_LDPIE_nopie := -no-pie
+# The functions the test patches modify, by file: tests/lib/plain-syms.sh
+# checks that -O2/-O3 kept each under its name, not inlined, not cloned.
+TEST_PLAIN_SYMS_target := cmdline_show meminfo_show syscall_getpid \
+	console_loglevel_show local_helper
+TEST_PLAIN_SYMS_libtest_klp_callbacks_mod.so := mod_show mod_first_result
+TEST_PLAIN_SYMS_libtest_klp_callbacks_busy.so := busymod_work_func
+
+define TEST_PLAIN_RULE
+$(B)/tests/obj/plain/$(1)/%.o: tests/target/%.c $(TEST_TARGET_DEPS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(call TEST_PLAIN_CFLAGS,$(1)) \
+		$$(TEST_PLAIN_PIE_$(lastword $(subst -, ,$(1)))) -c $$< -o $$@
+
+$(B)/tests/plain/$(1)/target: $(TEST_TARGET_SRC:tests/target/%.c=$(B)/tests/obj/plain/$(1)/%.o) \
+		tests/lib/plain-syms.sh
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(TEST_PLAIN_LDPIE_$(lastword $(subst -, ,$(1)))) $$(filter %.o,$$^) \
+		$$(TEST_TARGET_LDLIBS) -o $$@
+	@sh tests/lib/plain-syms.sh $$@ $$(TEST_PLAIN_SYMS_$$(notdir $$@))
+
+$(B)/tests/plain/$(1)/lib%.so: tests/target/%.c $(TEST_TARGET_DEPS) tests/lib/plain-syms.sh
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(call TEST_PLAIN_CFLAGS,$(1)) -fPIC -shared \
+		-Wl,-soname,$$(notdir $$@) $$< $$(TEST_TARGET_LDLIBS) -o $$@
+	@sh tests/lib/plain-syms.sh $$@ $$(TEST_PLAIN_SYMS_$$(notdir $$@))
+
+$(B)/tests/plain/$(1)/patches:
+	@mkdir -p $$(dir $$@)
+	ln -sfn ../../patches $$@
+endef
+$(foreach v,$(TEST_PLAIN_VARIANTS),$(eval $(call TEST_PLAIN_RULE,$(v))))
+
 # The target's libraries (the kernel tests' target modules).
-TEST_LIBS := $(B)/tests/libtest_klp_callbacks_mod.so $(B)/tests/libtest_klp_callbacks_busy.so
+TEST_LIB_NAMES := libtest_klp_callbacks_mod.so libtest_klp_callbacks_busy.so
+TEST_LIBS := $(TEST_LIB_NAMES:%=$(B)/tests/%)
+TEST_PLAIN := $(foreach v,$(TEST_PLAIN_VARIANTS),$(B)/tests/plain/$(v)/target \
+	$(B)/tests/plain/$(v)/patches $(TEST_LIB_NAMES:%=$(B)/tests/plain/$(v)/%))
 
 $(B)/tests/lib%.so: tests/target/%.c $(TEST_TARGET_DEPS)
 	@mkdir -p $(dir $@)
@@ -118,4 +173,4 @@ $(foreach v,$(sort $(dir $(TEST_PATCH_VARIANTS))),\
 TEST_PATCHES := $(TEST_PATCH_NAMES:%=$(B)/tests/patches/%.so) \
 	$(TEST_PATCH_VARIANTS:%=$(B)/tests/patches/%.so)
 
-tests-build: $(UNIT_BIN) $(TEST_TARGETS) $(TEST_LIBS) $(TEST_PATCHES)
+tests-build: $(UNIT_BIN) $(TEST_TARGETS) $(TEST_LIBS) $(TEST_PLAIN) $(TEST_PATCHES)

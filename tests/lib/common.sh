@@ -95,11 +95,21 @@ pass()
 }
 
 # start_target [VARIANT] - start build/tests/target[-VARIANT] with the
-# runtime preloaded, as a coprocess driven through cmd.
+# runtime preloaded, as a coprocess driven through cmd. With
+# UKLP_TARGET_VARIANT=V (tests/run.sh sets it), start the "plain" target
+# build/tests/plain/V/target instead (no compiler sites: prologue sites;
+# V is O0-pie, O0-nopie, O2-pie, ... see tests/tests.mk); it opens the
+# libraries of its own directory. A scenario that asks for a site flavour
+# (VARIANT) cannot run on a plain target and is skipped.
 start_target()
 {
 	local exe=$T/target${1:+-$1}
 
+	if [[ -n ${UKLP_TARGET_VARIANT:-} ]]; then
+		[[ -z ${1:-} ]] ||
+			skip "needs the target-$1 build, not plain/$UKLP_TARGET_VARIANT"
+		exe=$T/plain/$UKLP_TARGET_VARIANT/target
+	fi
 	[[ -x $exe ]] || die "$exe is not built"
 	[[ -f $B/libuklp.so ]] || die "$B/libuklp.so is not built"
 	[[ -z $TARGET_PID ]] || die "start_target: a target is running"

@@ -458,6 +458,131 @@ static void test_stress(void)
 	       poke_stats_traps());
 }
 
+/* --- prologue sites: moving parked threads ---------------------------- */
+
+/*
+ * Two functions as a compiler without site flags makes them, each with its
+ * relocated copy (as site_relocate() builds it: the displaced instructions,
+ * then a jmp back) and a replacement. mvs_fn's first instruction is 5
+ * bytes, mvp_fn's is push %rbp (1 byte: a thread parked after it has the
+ * PC a thread meeting the transient int3 at the entry has).
+ */
+__asm__(".text\n"
+	"mvs_fn:\n"
+	"	movl $1, %eax\n" /* 5 bytes: the displaced instruction */
+	"	ret\n"
+	"mvs_copy:\n"
+	"	movl $1, %eax\n"
+	"	jmp mvs_fn + 5\n"
+	"mvs_new:\n"
+	"	movl $2, %eax\n"
+	"	ret\n"
+	"mvp_fn:\n"
+	"	push %rbp\n"	  /* +0 */
+	"	mov %rsp, %rbp\n" /* +1 */
+	"	movl $1, %eax\n"  /* +4: displaced: 9 bytes */
+	"	pop %rbp\n"
+	"	ret\n"
+	"mvp_copy:\n"
+	"	push %rbp\n"
+	"	mov %rsp, %rbp\n"
+	"	movl $1, %eax\n"
+	"	jmp mvp_fn + 9\n"
+	"mvp_new:\n"
+	"	movl $2, %eax\n"
+	"	ret\n");
+int mvs_fn(void), mvs_copy(void), mvs_new(void);
+int mvp_fn(void), mvp_copy(void), mvp_new(void);
+
+struct mv_site {
+	uintptr_t fn, copy, news;
+	size_t displaced;
+	const uint8_t *bounds; /* instruction offsets inside, 0-terminated */
+};
+
+static const uint8_t mvs_bounds[] = {0};
+static const uint8_t mvp_bounds[] = {1, 4, 0};
+
+/* poke_move_fn: a boundary of the displaced instructions to the copy's. */
+static uintptr_t mv_move(void *arg, uintptr_t pc)
+{
+	const struct mv_site *m = arg;
+
+	for (const uint8_t *b = m->bounds; *b; b++)
+		if (pc == m->fn + *b)
+			return m->copy + *b;
+	return 0;
+}
+
+/*
+ * NTHREADS threads call the function in a loop while the main thread
+ * arms its site (poke_text_bp_move(), moving parked threads) and disarms
+ * it, @iters times. The threads meet the transient int3 at every turn,
+ * also while a move request is pending for them: were the request and the
+ * trap one signal, a thread would go on after the int3 without the first
+ * instruction (mvp: push %rbp skipped, the ret pops the wrong address) or
+ * in the middle of it (mvs), and crash or return garbage.
+ */
+static void mv_stress(const char *name, struct mv_site *m, int iters)
+{
+	unsigned long traps0 = poke_stats_traps(),
+		      moved0 = poke_moved_threads();
+	uint8_t orig[5], jmp[5];
+	pthread_t th[NTHREADS];
+	int i, timeouts = 0, err;
+
+	memcpy(orig, (void *)m->fn, 5);
+	CHECK_EQ(x86insn_encode_jmp(m->fn, m->news, jmp), 0);
+	stress_fn = (int (*)(void))m->fn;
+	atomic_store(&stress_stop, 0);
+	atomic_store(&stress_ones, 0);
+	atomic_store(&stress_twos, 0);
+	atomic_store(&stress_bad, 0);
+	for (i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, stress_thread, NULL), 0);
+	for (i = 0; i < iters; i++) {
+		err = poke_text_bp_move((void *)m->fn, orig, jmp, 5, m->news,
+					m->fn + m->displaced, mv_move, m);
+		if (err == -ETIMEDOUT) {
+			/* Busy machine: the original was put back. */
+			timeouts++;
+			CHECK_EQ(memcmp((void *)m->fn, orig, 5), 0);
+			continue;
+		}
+		CHECK_EQ(err, 0);
+		CHECK_EQ(poke_text_bp_move((void *)m->fn, jmp, orig, 5, m->copy,
+					   0, NULL, NULL),
+			 0);
+	}
+	atomic_store(&stress_stop, 1);
+	for (i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	CHECK_EQ(memcmp((void *)m->fn, orig, 5), 0);
+	printf("move %-7s %4d arms: %lu calls (%lu returned 2), %lu traps "
+	       "emulated, %lu threads moved, %d timeouts\n",
+	       name, iters,
+	       atomic_load(&stress_ones) + atomic_load(&stress_twos),
+	       atomic_load(&stress_twos), poke_stats_traps() - traps0,
+	       poke_moved_threads() - moved0, timeouts);
+	CHECK_EQ(atomic_load(&stress_bad), 0);
+	CHECK(timeouts < iters / 10);
+}
+
+static void test_move(void)
+{
+	struct mv_site mvs = {(uintptr_t)mvs_fn, (uintptr_t)mvs_copy,
+			      (uintptr_t)mvs_new, 5, mvs_bounds};
+	struct mv_site mvp = {(uintptr_t)mvp_fn, (uintptr_t)mvp_copy,
+			      (uintptr_t)mvp_new, 9, mvp_bounds};
+
+	CHECK_EQ(mvs_fn(), 1);
+	CHECK_EQ(mvp_fn(), 1);
+	CHECK_EQ(mvs_copy(), 1);
+	CHECK_EQ(mvp_copy(), 1);
+	mv_stress("mov $1", &mvs, 1000);
+	mv_stress("push", &mvp, 1000);
+}
+
 /* --- permanent breakpoints -------------------------------------------- */
 
 static atomic_ulong bp_hits;
@@ -602,6 +727,7 @@ int main(void)
 	test_errors();
 	test_stress();
 	test_bp();
+	test_move();
 	test_fork();
 
 	check_rx((void *)site5, "site5");

@@ -437,6 +437,30 @@ static size_t mv_n;
 static unsigned int mv_seq; /* under poke_lock */
 static atomic_ulong poke_moved;
 
+/*
+ * The signal of the move requests: a real-time one, not SIGTRAP. The
+ * kernel keeps at most one instance of a standard signal pending per
+ * thread and drops the others, and a thread may meet the transient int3
+ * (whose SIGTRAP the kernel forces) while our request is pending, or the
+ * other way round. Merged into our request, the trap reaches the handler
+ * as a request with the PC after the int3: not an instruction boundary
+ * (the thread went on in the middle of an instruction), or one that a
+ * thread parked after a 1-byte first instruction (push %rbp) also has,
+ * with nothing to tell the two apart (the thread skipped that
+ * instruction). Merged into the trap, the request was never answered.
+ * Real-time signals queue apart, and the kernel delivers the forced
+ * SIGTRAP first: the request then finds the thread already sent on.
+ *
+ * Chosen at the first request (the program's handlers are in place by
+ * then): the highest real-time signal with the default disposition, i.e.
+ * one the program does not use. Taken again if the program installs its
+ * own handler on it later. Under poke_lock; the handler reads
+ * mv_old_act, written before it is installed.
+ */
+static int mv_sig;
+static struct sigaction mv_old_act;
+static void poke_sigmove(int sig, siginfo_t *info, void *ctx);
+
 /* The move request's signal, in the thread it was sent to. */
 static void handle_move(ucontext_t *uc, int cookie)
 {
@@ -462,56 +486,6 @@ static void handle_move(ucontext_t *uc, int cookie)
 						      memory_order_release);
 	}
 	atomic_fetch_sub(&mv_inside, 1);
-}
-
-/*
- * The move request's signal: a real-time signal, so that it is queued and
- * never merged with a pending SIGTRAP of the int3 (a thread looping through
- * the site keeps one pending), and delivered after it (the kernel delivers
- * synchronous signals such as an int3's SIGTRAP first, then the lowest
- * number): a thread that trapped on the cc is emulated before it is asked.
- * A late request (after a timeout) is ignored.
- */
-static void poke_sigmove(int sig, siginfo_t *info, void *ctx)
-{
-	int saved_errno = errno;
-
-	if (info->si_code == SI_QUEUE && info->si_pid == getpid() &&
-	    (info->si_value.sival_int & MOVE_MASK) == MOVE_TAG)
-		handle_move(ctx, info->si_value.sival_int);
-	errno = saved_errno;
-}
-
-/*
- * The signal for move requests: the highest real-time signal that nobody
- * handles (SIG_DFL) when first needed, then ours for the process's life
- * (a request that timed out may still be pending; its default action
- * would kill the process). Another one is chosen if the program took it
- * over since. poke_lock held.
- */
-static int mv_sig;
-
-static int move_signal(void)
-{
-	struct sigaction cur, act;
-
-	if (mv_sig && !sigaction(mv_sig, NULL, &cur) &&
-	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == poke_sigmove)
-		return mv_sig;
-	for (int sig = SIGRTMAX; sig > SIGRTMIN; sig--) {
-		if (sigaction(sig, NULL, &cur) || cur.sa_handler != SIG_DFL ||
-		    (cur.sa_flags & SA_SIGINFO))
-			continue;
-		memset(&act, 0, sizeof(act));
-		act.sa_sigaction = poke_sigmove;
-		act.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-		sigemptyset(&act.sa_mask);
-		if (sigaction(sig, &act, NULL))
-			continue;
-		mv_sig = sig;
-		return sig;
-	}
-	return -EAGAIN;
 }
 
 /*
@@ -584,10 +558,43 @@ static int read_tids(pid_t **out, size_t *n)
 	return 0;
 }
 
+/* The move request signal, its handler installed (poke_lock held). */
+static int move_sig(void)
+{
+	struct sigaction act, cur;
+
+	if (mv_sig) {
+		if (!sigaction(mv_sig, NULL, &cur) &&
+		    (cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_sigaction == poke_sigmove)
+			return mv_sig;
+		mv_sig = 0; /* the program took it over: leave it to it */
+	}
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = poke_sigmove;
+	act.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+	sigemptyset(&act.sa_mask);
+	for (int sig = SIGRTMAX; sig >= SIGRTMIN; sig--) {
+		if (sigaction(sig, NULL, &cur) || cur.sa_handler != SIG_DFL)
+			continue;
+		mv_old_act = cur;
+		if (sigaction(sig, &act, &cur))
+			continue;
+		if (cur.sa_handler != SIG_DFL) {
+			/* The program took it in between: give it back. */
+			sigaction(sig, &cur, NULL);
+			continue;
+		}
+		mv_sig = sig;
+		return sig;
+	}
+	return -EAGAIN;
+}
+
 /*
  * Move every other thread whose PC is in (@lo, @hi) with @fn: queue our
- * move signal with a cookie to each thread that may be there and wait for its
- * answer (poke_lock held). New threads cannot be there: the cc at @lo is
+ * move_sig() with a cookie to each thread that may be there and wait for
+ * its answer (poke_lock held). New threads cannot be there: the cc at @lo is
  * the only way in.
  */
 static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
@@ -598,9 +605,12 @@ static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
 	size_t n = 0, left;
 	int cookie, err, sig;
 
-	sig = move_signal();
-	if (sig < 0)
+	sig = move_sig();
+	if (sig < 0) {
+		poke_warn("no free real-time signal to ask threads to leave "
+			  "the code being replaced");
 		return sig;
+	}
 	err = read_tids(&tids, &n);
 	if (err)
 		return err;
@@ -635,9 +645,16 @@ static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
 		si.si_pid = pid;
 		si.si_uid = getuid();
 		si.si_value.sival_int = cookie;
-		if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], sig, &si))
-			atomic_store(&acked[i], 1); /* gone (ESRCH) */
+		if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], sig, &si)) {
+			/* ESRCH: gone; else (EAGAIN: RLIMIT_SIGPENDING) the
+			 * thread cannot be asked: give up. */
+			if (errno != ESRCH && !err)
+				err = -errno;
+			atomic_store(&acked[i], 1);
+		}
 	}
+	if (err)
+		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		left = 0;
@@ -664,6 +681,7 @@ static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
 		}
 		nanosleep(&nap, NULL);
 	}
+out:
 	/* Pairs with the seq_cst increment in handle_move(). */
 	atomic_store(&mv_cookie, 0);
 	while (atomic_load(&mv_inside))
@@ -829,10 +847,10 @@ static bool handle_int3(ucontext_t *uc, uintptr_t trap, uintptr_t *insn)
 	return true;
 }
 
-/* Give a SIGTRAP that is not ours to the previous disposition. */
-static void chain(int sig, siginfo_t *info, void *ctx, uintptr_t insn)
+/* Give a signal that is not ours to the previous disposition @old. */
+static void chain(const struct sigaction *old, int sig, siginfo_t *info,
+		  void *ctx, uintptr_t insn)
 {
-	const struct sigaction *old = &poke_old_act;
 	ucontext_t *uc = ctx;
 	sigset_t mask, saved;
 
@@ -872,9 +890,21 @@ static void poke_sigtrap(int sig, siginfo_t *info, void *ctx)
 	/* int3 (and int $3) trap with si_code SI_KERNEL, PC after them. */
 	if (info->si_code == SI_KERNEL && pc && handle_int3(uc, pc - 1, &insn))
 		goto out;
-
-	chain(sig, info, ctx, insn);
+	chain(&poke_old_act, sig, info, ctx, insn);
 out:
+	errno = saved_errno;
+}
+
+/* A move request of poke_text_bp_move() (a late one is dropped). */
+static void poke_sigmove(int sig, siginfo_t *info, void *ctx)
+{
+	int saved_errno = errno;
+
+	if (info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+	    (info->si_value.sival_int & MOVE_MASK) == MOVE_TAG)
+		handle_move(ctx, info->si_value.sival_int);
+	else
+		chain(&mv_old_act, sig, info, ctx, 0);
 	errno = saved_errno;
 }
 
@@ -1019,6 +1049,19 @@ void poke_fini(void)
 			    "poke_fini: a breakpoint could not be removed");
 	}
 	sigaction(SIGTRAP, &poke_old_act, NULL);
+	if (mv_sig) {
+		struct sigaction cur;
+
+		if (!sigaction(mv_sig, NULL, &cur) &&
+		    (cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_sigaction == poke_sigmove) {
+			/* SIG_IGN first: drops a late request still pending
+			 * in a thread that blocks the signal. */
+			signal(mv_sig, SIG_IGN);
+			sigaction(mv_sig, &mv_old_act, NULL);
+		}
+		mv_sig = 0;
+	}
 	fd = atomic_exchange_explicit(&poke_mem_fd, -1, memory_order_relaxed);
 	close(fd);
 	poke_inited = false;
@@ -1194,8 +1237,8 @@ err_stuck:
  * (addr, park_end) moved) -> cc n[1..] -> n[0] n[1..], each write followed
  * by poke_sync_core().
  *
- * Return: 0, -EINVAL, -EBADF, -EBUSY, -ENOSPC, -EILSEQ, -ETIMEDOUT or an
- * I/O -errno.
+ * Return: 0, -EINVAL, -EBADF, -EBUSY, -ENOSPC, -EILSEQ, -ETIMEDOUT,
+ * -EAGAIN or an I/O -errno.
  */
 int poke_text_bp_move(void *addr, const void *old, const void *new, size_t len,
 		      uintptr_t trap_to, uintptr_t park_end, poke_move_fn move,

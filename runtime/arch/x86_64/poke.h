@@ -183,9 +183,11 @@ typedef uintptr_t (*poke_move_fn)(void *arg, uintptr_t pc);
  * Once the cc is visible, no thread can enter @addr + 1 .. @park_end - 1
  * other than by being there already (the caller guarantees no other code
  * branches into the range). Each other thread that may be there gets a
- * real-time signal queued by rt_tgsigqueueinfo() with a cookie (the
- * highest one the program leaves at SIG_DFL, taken for the process's
- * life); its handler calls @move on its PC and answers. A thread is asked only when
+ * real-time signal queued by rt_tgsigqueueinfo() with a cookie (not
+ * SIGTRAP: the kernel would merge it with the int3's; the first call
+ * takes the highest real-time signal whose disposition is the default,
+ * -EAGAIN when there is none); its handler calls @move on its PC and
+ * answers. A thread is asked only when
  * /proc/self/task/TID/syscall says it is runnable or its PC is in the
  * range (a thread asleep in a system call elsewhere is left alone). The
  * caller waits up to 2 s for the answers (a thread that exits answers by
@@ -193,12 +195,13 @@ typedef uintptr_t (*poke_move_fn)(void *arg, uintptr_t pc);
  *
  * Return: 0; -EINVAL (bad arguments); -EBADF; -EBUSY; -ENOSPC; -EILSEQ
  * (nothing written); -ETIMEDOUT (a thread did not answer: the original
- * was put back, nothing changed); or an I/O -errno after the original was
- * restored.
+ * was put back, nothing changed); -EAGAIN (no real-time signal free, or
+ * the queue of pending signals full: likewise); or an I/O -errno after
+ * the original was restored.
  */
-int poke_text_bp_move(void *addr, const void *old, const void *new,
-		      size_t len, uintptr_t trap_to, uintptr_t park_end,
-		      poke_move_fn move, void *arg);
+int poke_text_bp_move(void *addr, const void *old, const void *new, size_t len,
+		      uintptr_t trap_to, uintptr_t park_end, poke_move_fn move,
+		      void *arg);
 
 /**
  * poke_moved_threads() - how many parked threads poke_text_bp_move() moved
