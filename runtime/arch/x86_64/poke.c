@@ -1126,42 +1126,29 @@ static bool one_insn(const struct x86insn *insn, size_t len)
 		insn->kind == X86_RET);
 }
 
-/**
- * poke_text_bp() - replace one instruction with the int3 protocol
- * @addr:	the instruction's address
- * @old:	the instruction there now
- * @new:	the instruction to install
- * @len:	their length, 1..X86INSN_MAX_LEN
- *
- * Byte sequence (poke.h): o[0] o[1..] -> cc o[1..] -> cc n[1..] ->
- * n[0] n[1..], each step followed by poke_sync_core().
- *
- * Return: 0, -EINVAL, -EBADF, -EBUSY, -ENOSPC, -EILSEQ or an I/O -errno.
+/*
+ * The int3 protocol shared by poke_text_bp() and poke_text_bp_move(): a
+ * thread that meets the transient cc is emulated as executing @emul; with
+ * @park_end, the threads parked in (a, @park_end) are moved once the cc is
+ * visible. Byte sequence: o[0] o[1..] -> cc o[1..] -> [move] -> cc n[1..]
+ * -> n[0] n[1..], each write followed by poke_sync_core() (which pairs
+ * with the other threads' instruction fetch).
  */
-int poke_text_bp(void *addr, const void *old, const void *new, size_t len)
+static int text_bp(uintptr_t a, const uint8_t *o, const uint8_t *n, size_t len,
+		   const struct x86insn *emul, uintptr_t park_end,
+		   poke_move_fn move, void *arg)
 {
 	static const uint8_t int3 = X86INSN_INT3;
-	uintptr_t a = (uintptr_t)addr;
-	const uint8_t *o = old, *n = new;
 	uint8_t cur[X86INSN_MAX_LEN];
-	struct x86insn insn, oinsn;
 	struct poke_slot *s;
-	bool tail;
 	int err;
-
-	if (!addr || !old || !new || len < 1 || len > X86INSN_MAX_LEN)
-		return -EINVAL;
-	if (x86insn_decode(n, len, a, &insn) || !one_insn(&insn, len))
-		return -EINVAL;
-	if (!x86insn_decode(o, len, a, &oinsn) && !one_insn(&oinsn, len))
-		return -EINVAL;
 
 	pthread_mutex_lock(&poke_lock);
 	err = -EBADF;
 	if (!poke_inited)
 		goto err_unlock;
 	err = -EBUSY;
-	if (slot_overlap(a, len))
+	if (slot_overlap(a, park_end > a + len ? park_end - a : len))
 		goto err_unlock;
 	err = mem_read(a, cur, len);
 	if (err)
@@ -1176,17 +1163,22 @@ int poke_text_bp(void *addr, const void *old, const void *new, size_t len)
 	s->addr = a;
 	s->len = len;
 	s->kind = POKE_TEXT;
-	s->insn = insn;
+	s->insn = *emul;
 	slot_publish(s);
 
-	/* o[0] o[1..] -> cc o[1..]: from here on, traps emulate @new. */
+	/* o[0] o[1..] -> cc o[1..]: from here on, traps emulate @emul. */
 	err = mem_write(a, &int3, 1);
 	if (err)
 		goto err_retire;
 	poke_sync_core();
+	/* Nobody may still be between the instructions being replaced. */
+	if (park_end > a + 1) {
+		err = move_parked(a, park_end, move, arg);
+		if (err)
+			goto err_restore;
+	}
 	/* cc o[1..] -> cc n[1..] */
-	tail = len > 1 && memcmp(o + 1, n + 1, len - 1);
-	if (tail) {
+	if (len > 1 && memcmp(o + 1, n + 1, len - 1)) {
 		err = mem_write(a + 1, n + 1, len - 1);
 		if (err)
 			goto err_restore;
@@ -1216,9 +1208,35 @@ err_unlock:
 	return err;
 
 err_stuck:
-	/* The cc stays; the live slot keeps emulating @new. */
+	/* The cc stays; the live slot keeps emulating @emul. */
 	poke_warn("a failed poke could not be undone; the site stays trapped");
 	goto err_unlock;
+}
+
+/**
+ * poke_text_bp() - replace one instruction with the int3 protocol
+ * @addr:	the instruction's address
+ * @old:	the instruction there now
+ * @new:	the instruction to install
+ * @len:	their length, 1..X86INSN_MAX_LEN
+ *
+ * Byte sequence (poke.h): o[0] o[1..] -> cc o[1..] -> cc n[1..] ->
+ * n[0] n[1..], each step followed by poke_sync_core().
+ *
+ * Return: 0, -EINVAL, -EBADF, -EBUSY, -ENOSPC, -EILSEQ or an I/O -errno.
+ */
+int poke_text_bp(void *addr, const void *old, const void *new, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct x86insn insn, oinsn;
+
+	if (!addr || !old || !new || len < 1 || len > X86INSN_MAX_LEN)
+		return -EINVAL;
+	if (x86insn_decode(new, len, a, &insn) || !one_insn(&insn, len))
+		return -EINVAL;
+	if (!x86insn_decode(old, len, a, &oinsn) && !one_insn(&oinsn, len))
+		return -EINVAL;
+	return text_bp(a, old, new, len, &insn, 0, NULL, NULL);
 }
 
 /**
@@ -1244,86 +1262,16 @@ int poke_text_bp_move(void *addr, const void *old, const void *new, size_t len,
 		      uintptr_t trap_to, uintptr_t park_end, poke_move_fn move,
 		      void *arg)
 {
-	static const uint8_t int3 = X86INSN_INT3;
+	/* A thread meeting the cc jumps to @trap_to. */
+	struct x86insn jmp = {
+	    .kind = X86_JMP, .len = (unsigned int)len, .target = trap_to};
 	uintptr_t a = (uintptr_t)addr;
-	const uint8_t *o = old, *n = new;
-	uint8_t cur[X86INSN_MAX_LEN];
-	struct poke_slot *s;
-	int err;
 
 	if (!addr || !old || !new || len < 1 || len > X86INSN_MAX_LEN ||
 	    !trap_to || (park_end && (park_end <= a || !move)) ||
-	    n[0] == X86INSN_INT3)
+	    ((const uint8_t *)new)[0] == X86INSN_INT3)
 		return -EINVAL;
-	pthread_mutex_lock(&poke_lock);
-	err = -EBADF;
-	if (!poke_inited)
-		goto err_unlock;
-	err = -EBUSY;
-	if (slot_overlap(a, park_end > a + len ? park_end - a : len))
-		goto err_unlock;
-	err = mem_read(a, cur, len);
-	if (err)
-		goto err_unlock;
-	err = -EILSEQ;
-	if (memcmp(cur, o, len))
-		goto err_unlock;
-	err = -ENOSPC;
-	s = slot_claim();
-	if (!s)
-		goto err_unlock;
-	s->addr = a;
-	s->len = len;
-	s->kind = POKE_TEXT;
-	s->insn.kind = X86_JMP; /* a trapped thread jumps to @trap_to */
-	s->insn.len = (unsigned int)len;
-	s->insn.target = trap_to;
-	slot_publish(s);
-
-	/* o[0] o[1..] -> cc o[1..]: from here on, traps go to @trap_to. */
-	err = mem_write(a, &int3, 1);
-	if (err)
-		goto err_retire;
-	poke_sync_core();
-	/* Nobody may still be between the instructions being replaced. */
-	if (park_end > a + 1) {
-		err = move_parked(a, park_end, move, arg);
-		if (err)
-			goto err_restore;
-	}
-	/* cc o[1..] -> cc n[1..] */
-	if (len > 1 && memcmp(o + 1, n + 1, len - 1)) {
-		err = mem_write(a + 1, n + 1, len - 1);
-		if (err)
-			goto err_restore;
-		poke_sync_core();
-	}
-	/* cc n[1..] -> n[0] n[1..] */
-	err = mem_write(a, n, 1);
-	if (err)
-		goto err_restore;
-	poke_sync_core();
-	slot_retire(s);
-	pthread_mutex_unlock(&poke_lock);
-	return 0;
-
-err_restore:
-	/* Back: cc ?[1..] -> cc o[1..] -> o[0] o[1..] */
-	if (len > 1 && mem_write(a + 1, o + 1, len - 1))
-		goto err_stuck;
-	poke_sync_core();
-	if (mem_write(a, o, 1))
-		goto err_stuck;
-	poke_sync_core();
-err_retire:
-	slot_retire(s);
-err_unlock:
-	pthread_mutex_unlock(&poke_lock);
-	return err;
-
-err_stuck:
-	poke_warn("a failed poke could not be undone; the site stays trapped");
-	goto err_unlock;
+	return text_bp(a, old, new, len, &jmp, park_end, move, arg);
 }
 
 /**
