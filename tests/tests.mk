@@ -29,7 +29,7 @@ UNIT_SRC_test_hook_ftrace := runtime/hook.c runtime/objects.c runtime/threads.c 
 	runtime/arch/x86_64/poke.c runtime/arch/x86_64/tramp.c \
 	runtime/arch/x86_64/site.c common/x86insn.c runtime/log.c
 
-TEST_HDRS := $(wildcard include/uklp/*.h common/*.h runtime/*.h runtime/arch/x86_64/*.h)
+TEST_HDRS := $(wildcard include/uklp/*.h common/*.h runtime/*.h runtime/arch/x86_64/*.h tests/unit/*.h)
 
 define UNIT_TEST_RULE
 $(B)/tests/unit/$(1): tests/unit/$(1).c $(UNIT_SRC_$(1)) $(B)/libuklp-common.a $(TEST_HDRS)

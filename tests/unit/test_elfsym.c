@@ -16,29 +16,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "check.h"
 #include "elfsym.h"
 
 /* -fpatchable-function-entry=16,14: 14 NOPs before the symbol. */
 #define PFE_BEFORE 14
 
-static int nchecks;
-static int nfailed;
 static char dir[4096];
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	nchecks++;
-	if (!ok)
-		nfailed++;
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
 
 static void fatal(const char *msg)
 {

@@ -21,26 +21,10 @@
 
 #include <elf.h>
 
+#include "check.h"
 #include "elfsym.h"
 
-static int nchecks;
-static int nfailed;
 static char dir[PATH_MAX];
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	nchecks++;
-	if (!ok)
-		nfailed++;
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
 
 static void fatal(const char *msg)
 {
