@@ -122,6 +122,15 @@ int unwind_entry(uintptr_t func, const struct tramp_regs *regs, uintptr_t *pcs,
  */
 int unwind_self(int skip, uintptr_t *pcs, size_t max, size_t *n);
 
+/**
+ * unwind_init() - do libunwind's one-time set-up now
+ *
+ * Called by the runtime's constructor, on one thread: otherwise the first
+ * self-switch tries of a transition do it, every thread of the process
+ * queued on libunwind's initialization lock.
+ */
+void unwind_init(void);
+
 /*
  * A thread word: the transition generation, a "set" bit (a zeroed word of a
  * new thread is never current) and the state. The trampoline indexes its
