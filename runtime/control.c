@@ -549,6 +549,7 @@ __attribute__((constructor)) static void uklp_runtime_init(void)
 	int ret;
 
 	log_init();
+	unwind_init();
 	ret = threads_init();
 	if (!ret)
 		ret = hook_init();

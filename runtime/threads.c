@@ -66,22 +66,16 @@ int threads_init(void)
 	return 0;
 }
 
-void threads_register_self(void)
+/* Add the calling thread (reg_lock held). 0 or -ENOMEM. */
+static int register_locked(pid_t tid)
 {
-	pid_t tid = threads_gettid();
-
-	if (uklp_tls.regd_gen == reg_gen)
-		return;
-	pthread_mutex_lock(&reg_lock);
 	if (reg_n == reg_cap) {
 		size_t cap = reg_cap ? reg_cap * 2 : 64;
 		struct reg_entry *n = realloc(reg, cap * sizeof(*n));
 
-		if (!n) {
-			pthread_mutex_unlock(&reg_lock);
-			return; /* stays unregistered: treated as not switched
-				 */
-		}
+		if (!n)
+			return -ENOMEM; /* stays unregistered: treated as not
+					 * switched */
 		reg = n;
 		reg_cap = cap;
 	}
@@ -98,14 +92,51 @@ void threads_register_self(void)
 	if (threads_registry_hook)
 		threads_registry_hook(tid, &uklp_tls.word);
 	uklp_tls.regd_gen = reg_gen;
+	return 0;
+}
+
+static int register_self(int wait)
+{
+	pid_t tid = threads_gettid();
+	int ret;
+
+	if (uklp_tls.regd_gen == reg_gen)
+		return 0;
+	if (!wait) {
+		if (pthread_mutex_trylock(&reg_lock))
+			return -EBUSY;
+	} else {
+		pthread_mutex_lock(&reg_lock);
+	}
+	ret = register_locked(tid);
 	pthread_mutex_unlock(&reg_lock);
-	pthread_setspecific(reg_key, (void *)(uintptr_t)tid);
+	if (!ret)
+		pthread_setspecific(reg_key, (void *)(uintptr_t)tid);
+	return ret;
+}
+
+int threads_register_self(void)
+{
+	return register_self(1);
+}
+
+int threads_try_register_self(void)
+{
+	return register_self(0);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct threads_entry *)a)->tid;
+	pid_t y = ((const struct threads_entry *)b)->tid;
+
+	return (x > y) - (x < y);
 }
 
 int threads_snapshot(struct threads_entry **out, size_t *n)
 {
-	struct threads_entry *v = NULL;
-	size_t cnt = 0, cap = 0;
+	struct threads_entry *v = NULL, *rv = NULL;
+	size_t cnt = 0, cap = 0, rn = 0, rcap = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -134,18 +165,49 @@ int threads_snapshot(struct threads_entry **out, size_t *n)
 	}
 	closedir(d);
 
-	pthread_mutex_lock(&reg_lock);
-	for (size_t i = 0; i < cnt; i++) {
-		for (size_t k = 0; k < reg_n; k++) {
-			if (reg[k].tid == v[i].tid) {
-				v[i].known = 1;
-				v[i].word = __atomic_load_n(&reg[k].tls->word,
-							    __ATOMIC_ACQUIRE);
-				break;
+	/*
+	 * The registered words, copied under the lock (a thread's TLS may go
+	 * away once it is unregistered) in O(n), matched outside it: with
+	 * many threads an O(n^2) match under the lock made every thread that
+	 * registers wait whenever the holder was preempted.
+	 */
+	for (;;) {
+		size_t want;
+
+		pthread_mutex_lock(&reg_lock);
+		want = reg_n;
+		if (want <= rcap) {
+			for (size_t k = 0; k < want; k++) {
+				rv[k].tid = reg[k].tid;
+				rv[k].known = 1;
+				rv[k].word = __atomic_load_n(&reg[k].tls->word,
+							     __ATOMIC_ACQUIRE);
 			}
+			rn = want;
+			pthread_mutex_unlock(&reg_lock);
+			break;
+		}
+		pthread_mutex_unlock(&reg_lock);
+		free(rv);
+		rcap = want + 64;
+		rv = malloc(rcap * sizeof(*rv));
+		if (!rv) {
+			free(v);
+			return -ENOMEM;
 		}
 	}
-	pthread_mutex_unlock(&reg_lock);
+	if (rn)
+		qsort(rv, rn, sizeof(*rv), entry_cmp);
+	for (size_t i = 0; rn && i < cnt; i++) {
+		struct threads_entry *e =
+		    bsearch(&v[i], rv, rn, sizeof(*rv), entry_cmp);
+
+		if (e) {
+			v[i].known = 1;
+			v[i].word = e->word;
+		}
+	}
+	free(rv);
 	/* Threads the tool switched through ptrace never registered. */
 	for (size_t i = 0; i < cnt; i++)
 		if (!v[i].known && threads_unregistered_word &&

@@ -50,8 +50,23 @@ int threads_init(void);
  * threads_register_self() - make the calling thread visible to the registry
  *
  * Cheap after the first call in a thread.
+ *
+ * Return: 0, or -ENOMEM (the thread stays unregistered).
  */
-void threads_register_self(void);
+int threads_register_self(void);
+
+/**
+ * threads_try_register_self() - threads_register_self(), but without
+ * waiting for the registry lock
+ *
+ * For the dispatcher's slow path: with more runnable threads than CPUs, a
+ * lock holder that is preempted would make every thread that calls a
+ * patched function wait for a scheduling round (and the tool cannot check
+ * a thread waiting there: the trampoline has no CFI).
+ *
+ * Return: 0, -EBUSY (the lock is taken: try again later), or -ENOMEM.
+ */
+int threads_try_register_self(void);
 
 /* One entry of threads_snapshot(). */
 struct threads_entry {
@@ -121,6 +136,15 @@ int unwind_entry(uintptr_t func, const struct tramp_regs *regs, uintptr_t *pcs,
  * Return: 0 when reliable, -EAGAIN otherwise.
  */
 int unwind_self(int skip, uintptr_t *pcs, size_t max, size_t *n);
+
+/**
+ * unwind_init() - do libunwind's one-time set-up now
+ *
+ * Called by the runtime's constructor, on one thread: otherwise the first
+ * self-switch tries of a transition do it, every thread of the process
+ * queued on libunwind's initialization lock.
+ */
+void unwind_init(void);
 
 /*
  * A thread word: the transition generation, a "set" bit (a zeroed word of a

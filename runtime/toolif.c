@@ -27,6 +27,10 @@ static char list_json[UKLP_ABI_TEXT_MAX];
 static struct uklp_abi_thread tool_threads[UKLP_ABI_TOOL_THREADS];
 static struct uklp_abi_thread registry[UKLP_ABI_TOOL_THREADS];
 
+/* Entries of registry[] ever used: the rest is zero (the lock holder's
+ * scan stays short; every thread that registers waits for it). */
+static size_t registry_used;
+
 /* Mirror of the runtime's thread registry for the tool (called under the
  * registry lock): address first, then tid (the tool trusts an entry once it
  * sees its tid); an exit clears the tid first. */
@@ -34,19 +38,23 @@ static void registry_hook(pid_t tid, uint32_t *word)
 {
 	size_t i, free_i = UKLP_ABI_TOOL_THREADS;
 
-	for (i = 0; i < UKLP_ABI_TOOL_THREADS; i++) {
+	for (i = 0; i < registry_used; i++) {
 		if (registry[i].tid == tid)
 			break;
 		if (!registry[i].tid && free_i == UKLP_ABI_TOOL_THREADS)
 			free_i = i;
 	}
 	if (!word) {
-		if (i < UKLP_ABI_TOOL_THREADS)
+		if (i < registry_used)
 			__atomic_store_n(&registry[i].tid, 0, __ATOMIC_RELEASE);
 		return;
 	}
-	if (i == UKLP_ABI_TOOL_THREADS)
+	if (i == registry_used) {
 		i = free_i;
+		if (i == UKLP_ABI_TOOL_THREADS &&
+		    registry_used < UKLP_ABI_TOOL_THREADS)
+			i = registry_used++;
+	}
 	if (i == UKLP_ABI_TOOL_THREADS)
 		return; /* full: the tool stops that thread to look */
 	__atomic_store_n(&registry[i].tid, 0, __ATOMIC_RELEASE);

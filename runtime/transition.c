@@ -42,12 +42,11 @@ static int signals_cnt;
 /* Tell the tool (common/uklp_abi.h) what the transition is now. */
 static void publish(void)
 {
-	toolif_transition(trans_gen, klp_target_state, trans_initial,
-			  trans_switching,
-			  klp_transition_patch ?
-				  KLP_PATCH_P(klp_transition_patch)->name :
-				  NULL,
-			  ranges, klp_transition_patch ? nranges : 0);
+	toolif_transition(
+	    trans_gen, klp_target_state, trans_initial, trans_switching,
+	    klp_transition_patch ? KLP_PATCH_P(klp_transition_patch)->name
+				 : NULL,
+	    ranges, klp_transition_patch ? nranges : 0);
 }
 
 /* Status for readers outside the process (the tool) and for `list`. */
@@ -187,21 +186,31 @@ static bool try_switch(const uintptr_t *pcs, size_t n)
 	return true;
 }
 
-/* Make the calling thread's word current and registered; returns state. */
-static int materialize(void)
+/*
+ * Make the calling thread's word current and registered; returns its
+ * state. With @try, the registry lock is not waited for: *@regd is then
+ * false when it was taken, and the word is left as it is (a stale word
+ * means the initial state, for everyone: exactly what is returned; only a
+ * registered thread's word is made current, so that force and completion,
+ * which see registered words only, never miss a current one).
+ */
+static int materialize(bool try, bool *regd)
 {
 	uint32_t w = uklp_tls.word;
 	/* The generation before the initial state that goes with it
 	 * (acquire; pairs with the release of trans_gen in
 	 * klp_init_transition(), which stores trans_initial first). */
 	uint32_t gen = __atomic_load_n(&trans_gen, __ATOMIC_ACQUIRE);
+	bool ok =
+	    !(try ? threads_try_register_self() : threads_register_self());
 
 	if (!THREAD_WORD_CURRENT(w, gen)) {
 		w = THREAD_WORD(
 		    gen, __atomic_load_n(&trans_initial, __ATOMIC_RELAXED));
-		__atomic_store_n(&uklp_tls.word, w, __ATOMIC_RELEASE);
+		if (ok || !try)
+			__atomic_store_n(&uklp_tls.word, w, __ATOMIC_RELEASE);
 	}
-	threads_register_self();
+	*regd = ok;
 	return (int)(w & 1);
 }
 
@@ -228,11 +237,12 @@ int klp_thread_state(struct hook_ops *ops, unsigned long ip,
 {
 	unsigned idx = srcu_read_lock(&trans_srcu);
 	int target = __atomic_load_n(&klp_target_state, __ATOMIC_ACQUIRE);
+	bool regd;
 	int st;
 
 	(void)ops;
-	st = materialize();
-	if (target != KLP_UNDEFINED && st != target &&
+	st = materialize(true, &regd);
+	if (regd && target != KLP_UNDEFINED && st != target &&
 	    __atomic_load_n(&trans_switching, __ATOMIC_ACQUIRE)) {
 		uintptr_t pcs[UNWIND_MAX_FRAMES];
 		size_t n;
@@ -243,7 +253,9 @@ int klp_thread_state(struct hook_ops *ops, unsigned long ip,
 		    try_switch(pcs + 1, n - 1))
 			st = target;
 	}
-	uklp_tls.countdown = (target == KLP_UNDEFINED || st == target)
+	/* Not registered (the registry was busy): at the next call again. */
+	uklp_tls.countdown = !regd ? 0
+			     : (target == KLP_UNDEFINED || st == target)
 				 ? INT32_MAX
 				 : switch_backoff();
 	srcu_read_unlock(&trans_srcu, idx);
@@ -255,12 +267,12 @@ static bool switch_self(int skip)
 {
 	unsigned idx = srcu_read_lock(&trans_srcu);
 	int target = __atomic_load_n(&klp_target_state, __ATOMIC_ACQUIRE);
-	bool done = true;
+	bool done = true, regd;
 	int st;
 
 	if (target == KLP_UNDEFINED)
 		goto out;
-	st = materialize();
+	st = materialize(false, &regd);
 	if (st != target) {
 		uintptr_t pcs[UNWIND_MAX_FRAMES];
 		size_t n;

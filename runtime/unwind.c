@@ -91,3 +91,20 @@ int unwind_self(int skip, uintptr_t *pcs, size_t max, size_t *n)
 		return -EAGAIN;
 	return walk(&c, skip + 1, pcs, max, n);
 }
+
+/**
+ * unwind_init() - do libunwind's one-time set-up now
+ *
+ * The first local unwind of a process initializes libunwind under its own
+ * lock. Left to the first self-switch tries, that happens while every
+ * thread that calls a patched function tries at once: with more runnable
+ * threads than CPUs they queued on that lock behind a preempted holder,
+ * for seconds. One unwind here does it before any function is patched.
+ */
+void unwind_init(void)
+{
+	uintptr_t pcs[4];
+	size_t n;
+
+	(void)unwind_self(0, pcs, 4, &n);
+}

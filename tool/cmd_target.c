@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "inject.h"
+#include "prio.h"
 #include "step.h"
 #include "switch.h"
 
@@ -208,6 +209,7 @@ int target_runtime(struct target *t, int inject, int *injected, const char *why)
 			return CMD_EXIT_NORUNTIME;
 		}
 		cmd_note("injecting %s into process %d", lib, (int)t->pid);
+		prio_boost_self();
 		ret = inject_runtime(&t->p, lib, CMD_INJECT_TIMEOUT_MS);
 		if (ret == -ESRCH || ret == -EPERM || ret == -EACCES)
 			return cmd_sys_error(t, ret, "injecting the runtime",
@@ -271,6 +273,7 @@ int target_call(struct target *t, int op, const char *arg, const char *what)
 	t->answer[0] = '\0';
 	if (target_log_head(t, &head))
 		head = UINT64_MAX;
+	prio_boost_self();
 	ret = inject_tool_call(&t->p, op, arg, &rc, msg, sizeof(msg),
 			       CMD_CALL_TIMEOUT_MS);
 	if (ret == -ETIMEDOUT) {
@@ -315,6 +318,7 @@ int target_wait(struct target *t, int timeout_ms, const char *patch)
 	int ret;
 
 	memset(&r, 0, sizeof(r));
+	prio_boost_self();
 	cmd_note("process %d: waiting for the transition (%s)", (int)t->pid,
 		 timeout_ms < 0 ? "no limit" : "with a timeout");
 	ret = switch_wait(&t->p, timeout_ms, 1, &r);

@@ -137,6 +137,7 @@
 #include <unistd.h>
 
 #include "inject.h"
+#include "prio.h"
 #include "ptrace.h"
 #include "step.h"
 #include "uklp_abi.h"
@@ -278,6 +279,8 @@ static const char *const libc_prefixes[] = {
 
 static char last_error[512];
 static uint64_t max_pause_ns;
+/* The nice value to give back to the thread sent on the last call. */
+static struct prio_saved call_prio;
 
 static void set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -300,6 +303,15 @@ static void set_error(const char *fmt, ...)
 uint64_t inject_max_pause_ns(void)
 {
 	return max_pause_ns;
+}
+
+/**
+ * inject_call_done() - the last call has answered (or will not be waited
+ * for): give its thread its own nice value back
+ */
+void inject_call_done(void)
+{
+	prio_restore(&call_prio);
 }
 
 /**
@@ -444,11 +456,16 @@ static int thread_is_safe(struct proc *p, const struct pt_thread *t, char *why,
 		f->ip = ips[i];
 		if (!o)
 			continue;
+		f->obj = base_name(o->path);
+		f->libc = is_libc_obj(o);
+		/* The rule needs only the C library's names (read before
+		 * the stop); others only if already known: reading a
+		 * symbol table here would make the thread wait for it. */
+		if (!f->libc && o->elf_state != 1)
+			continue;
 		struct elfsym_file *ef = proc_obj_elf(o);
 		struct elfsym_sym s;
 
-		f->obj = base_name(o->path);
-		f->libc = is_libc_obj(o);
 		if (ef && !elfsym_find_addr(ef, look - o->bias, &s))
 			f->name = s.name;
 	}
@@ -866,9 +883,16 @@ static int hijack(struct proc *p, struct pt_thread *t, uintptr_t stub,
 	if (!pt_setfpregs(t, fx))
 		step("hijack: set a default FP state");
 	err = 0;
+	/* The call competes for a CPU too: it keeps its boost until it
+	 * has answered (inject_call_done()). */
+	t->keep_prio = 1;
 out:
 	step("hijack: detaching");
 	pt_resume(t);
+	if (t->keep_prio) {
+		call_prio = t->prio;
+		t->keep_prio = 0;
+	}
 	step("hijack: detached");
 	free(fp);
 	free(frame);
@@ -975,6 +999,7 @@ int inject_call_on(struct proc *p, pid_t only_tid, uintptr_t fn,
 
 	last_error[0] = '\0';
 	max_pause_ns = 0;
+	inject_call_done(); /* the previous call's, if nobody did */
 	if (p->pid == getpid())
 		return -EINVAL;
 	if (strarg && strlen(strarg) >= INJECT_STR_MAX)
@@ -1264,6 +1289,7 @@ int inject_runtime(struct proc *p, const char *libpath, int timeout_ms)
 	if (!err)
 		step("runtime: ready");
 out:
+	inject_call_done();
 	free(st);
 	return err;
 }
@@ -1366,6 +1392,7 @@ int inject_tool_call(struct proc *p, int op, const char *arg, long *rc,
 	}
 	step("call: read the answer");
 out:
+	inject_call_done();
 	free(st);
 	return err;
 }

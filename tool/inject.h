@@ -101,6 +101,18 @@ int inject_stub_regs(struct proc *p, const struct user_regs_struct *regs,
 uint64_t inject_max_pause_ns(void);
 
 /**
+ * inject_call_done() - the last call has answered (or will not be waited
+ * for): give its thread its own nice value back
+ *
+ * The thread sent on a call by inject_call_on() keeps nice -20 (see
+ * tool/prio.h) while it runs the call; inject_runtime() and
+ * inject_tool_call() call this once the answer is in; a caller of
+ * inject_call_on() does it itself (the next inject_call_on() does it
+ * anyway).
+ */
+void inject_call_done(void);
+
+/**
  * inject_last_error() - why the last inject_call() found no thread, or
  * what failed last
  *

@@ -101,47 +101,57 @@ static int stopped_in_syscall(const struct user_regs_struct *r)
 }
 
 /*
- * Wait for the PTRACE_EVENT_STOP trap of a seized and interrupted thread,
- * passing on any signal that comes first.
+ * One wait status of the seized and interrupted thread @t: 1 when it is
+ * the PTRACE_EVENT_STOP trap, 0 when the thread goes on (a signal that
+ * came first was passed on), or -errno (-ESRCH: gone, and reaped).
  */
-static int wait_trap(struct pt_thread *t)
+static int handle_status(struct pt_thread *t, int st)
 {
-	int st, sig, event;
-	pid_t r;
+	int sig, event;
 
-	for (;;) {
-		r = waitpid(t->tid, &st, __WALL);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == ECHILD ? -ESRCH : -errno;
-		}
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return -ESRCH; /* gone, and now reaped */
-		if (!WIFSTOPPED(st))
-			continue;
-		sig = WSTOPSIG(st);
-		event = (unsigned int)st >> 16;
-		if (event == PTRACE_EVENT_STOP) {
-			/* SIGTRAP: our interrupt; a stop signal: the whole
-			 * process is job-control stopped (stopped anyway). */
-			t->group_stop = sig != SIGTRAP;
-			return 0;
-		}
-		if (event) {
-			/* No option asks for other events; let it go on. */
-			if (ptrace(PTRACE_CONT, t->tid, 0, 0) && errno == ESRCH)
-				return -ESRCH;
-			continue;
-		}
-		/* Signal-delivery-stop: deliver it now, as without us. */
-		if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig)) {
-			if (errno == ESRCH)
-				return -ESRCH;
-			return -errno;
-		}
-		t->delivered++;
+	if (WIFEXITED(st) || WIFSIGNALED(st))
+		return -ESRCH; /* gone, and now reaped */
+	if (!WIFSTOPPED(st))
+		return 0;
+	sig = WSTOPSIG(st);
+	event = (unsigned int)st >> 16;
+	if (event == PTRACE_EVENT_STOP) {
+		/* SIGTRAP: our interrupt; a stop signal: the whole
+		 * process is job-control stopped (stopped anyway). */
+		t->group_stop = sig != SIGTRAP;
+		return 1;
 	}
+	if (event) {
+		/* No option asks for other events; let it go on. */
+		if (ptrace(PTRACE_CONT, t->tid, 0, 0) && errno == ESRCH)
+			return -ESRCH;
+		return 0;
+	}
+	/* Signal-delivery-stop: deliver it now, as without us. */
+	if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig))
+		return errno == ESRCH ? -ESRCH : -errno;
+	t->delivered++;
+	return 0;
+}
+
+/* The trap is collected: read the registers (else detach). 0 or -errno. */
+static int trapped(struct pt_thread *t, uint64_t stop_ns)
+{
+	int err;
+
+	t->stop_ns = stop_ns;
+	t->stopped = 1;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &t->regs)) {
+		err = -errno;
+		if (ptrace(PTRACE_DETACH, t->tid, 0, 0))
+			reap(t->tid);
+		prio_restore(&t->prio);
+		t->resume_ns = pt_now_ns();
+		t->stopped = 0;
+		return err;
+	}
+	t->in_syscall = stopped_in_syscall(&t->regs);
+	return 0;
 }
 
 /*
@@ -156,14 +166,128 @@ static void log_pause(const struct pt_thread *t)
 	if (fd == -2) {
 		const char *path = getenv("UKLP_TOOL_PAUSES");
 
-		fd = path && *path ? open(path,
-					  O_WRONLY | O_CREAT | O_APPEND |
-						  O_CLOEXEC,
-					  0644)
-				   : -1;
+		fd = path && *path
+			 ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				0644)
+			 : -1;
 	}
 	if (fd >= 0)
 		dprintf(fd, "%llu\n", (unsigned long long)pt_paused_ns(t));
+}
+
+/**
+ * pt_interrupt() - seize one thread and ask it to stop, without waiting
+ * @tid:	thread id
+ * @t:		filled: the thread, not stopped yet
+ *
+ * Return: 0, -ESRCH (gone), -EPERM, -EBUSY (traced by someone else), or
+ * -errno.
+ */
+int pt_interrupt(pid_t tid, struct pt_thread *t)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->seize_ns = pt_now_ns();
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0))
+		return seize_error(tid, errno);
+	/* Before the interrupt: it is woken by it and must get a CPU. */
+	prio_boost(tid, &t->prio);
+	t->look_ns = pt_now_ns();
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0)) {
+		err = -errno;
+		/* Only a dying thread refuses: reap it if it is dead. */
+		prio_restore(&t->prio);
+		reap(tid);
+		return err;
+	}
+	return 0;
+}
+
+/**
+ * pt_wait_any() - wait until one of several interrupted threads is stopped
+ * @ts:		threads given to pt_interrupt() whose stop was not collected
+ *		yet (entries with ->stopped set are skipped)
+ * @n:		number of @ts
+ * @which:	out: the index in @ts of the thread the result is about
+ * @block:	0: only look, do not wait (-EAGAIN when none has stopped)
+ *
+ * Each round looks at every thread without blocking; when none has
+ * stopped, it blocks until some child of the tool has news (waitid with
+ * WNOWAIT: nothing is consumed there), or polls every 50 us if that news
+ * is about a child that is not one of @ts.
+ *
+ * Return: 0 (@ts[*which] stopped, registers read), -ESRCH (@ts[*which] is
+ * gone, reaped), -ENOENT (no thread left to wait for), -EAGAIN (!@block
+ * and none stopped yet), or -errno.
+ */
+int pt_wait_any(struct pt_thread **ts, size_t n, size_t *which, int block)
+{
+	for (;;) {
+		int any = 0, foreign = 0;
+		siginfo_t si;
+		uint64_t now;
+
+		for (size_t i = 0; i < n; i++) {
+			struct pt_thread *t = ts[i];
+			int st, ret;
+			pid_t r;
+
+			if (t->stopped)
+				continue;
+			any = 1;
+			r = waitpid(t->tid, &st, __WALL | WNOHANG);
+			if (r < 0 && errno == EINTR) {
+				i--;
+				continue;
+			}
+			*which = i;
+			if (r < 0) {
+				prio_restore(&t->prio);
+				return errno == ECHILD ? -ESRCH : -errno;
+			}
+			if (r == 0) {
+				t->look_ns = pt_now_ns();
+				continue;
+			}
+			ret = handle_status(t, st);
+			if (ret < 0) {
+				prio_restore(&t->prio);
+				return ret;
+			}
+			if (ret > 0)
+				return trapped(t, t->look_ns);
+			t->look_ns = pt_now_ns();
+		}
+		if (!any)
+			return -ENOENT;
+		if (!block)
+			return -EAGAIN;
+		/* Nothing yet: block until a child has news. */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si,
+			   WEXITED | WSTOPPED | WNOWAIT | __WALL)) {
+			if (errno != EINTR)
+				foreign = 1;
+		} else {
+			foreign = 1;
+			for (size_t i = 0; i < n; i++)
+				if (!ts[i]->stopped && ts[i]->tid == si.si_pid)
+					foreign = 0;
+		}
+		if (foreign) {
+			struct timespec ts50 = {0, 50000};
+
+			nanosleep(&ts50, NULL);
+		}
+		/* Until now the tool was waiting, not busy: a thread found
+		 * stopped in the next round stopped about now. */
+		now = pt_now_ns();
+		for (size_t i = 0; i < n; i++)
+			if (!ts[i]->stopped && !foreign)
+				ts[i]->look_ns = now;
+	}
 }
 
 /**
@@ -179,35 +303,14 @@ static void log_pause(const struct pt_thread *t)
  */
 int pt_stop(pid_t tid, struct pt_thread *t)
 {
+	struct pt_thread *one = t;
+	size_t which;
 	int err;
 
-	memset(t, 0, sizeof(*t));
-	t->tid = tid;
-	if (ptrace(PTRACE_SEIZE, tid, 0, 0))
-		return seize_error(tid, errno);
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0)) {
-		err = -errno;
-		/* Only a dying thread refuses: reap it if it is dead. */
-		reap(tid);
-		return err;
-	}
-	err = wait_trap(t);
+	err = pt_interrupt(tid, t);
 	if (err)
 		return err;
-	t->stop_ns = pt_now_ns();
-	if (ptrace(PTRACE_GETREGS, tid, 0, &t->regs)) {
-		err = -errno;
-		goto err_detach;
-	}
-	t->in_syscall = stopped_in_syscall(&t->regs);
-	return 0;
-
-err_detach:
-	if (ptrace(PTRACE_DETACH, tid, 0, 0))
-		reap(tid);
-	t->resume_ns = pt_now_ns();
-	log_pause(t);
-	return err;
+	return pt_wait_any(&one, 1, &which, 1);
 }
 
 /**
@@ -298,6 +401,9 @@ int pt_resume(struct pt_thread *t)
 		reap(t->tid);
 	}
 	t->resume_ns = pt_now_ns();
+	t->stopped = 0;
+	if (!t->keep_prio)
+		prio_restore(&t->prio);
 	log_pause(t);
 	return err;
 }

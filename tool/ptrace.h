@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "prio.h"
+
 /* One seized and stopped thread. */
 struct pt_thread {
 	pid_t tid;
@@ -21,6 +23,11 @@ struct pt_thread {
 	uint64_t resume_ns; /* CLOCK_MONOTONIC when let go, or 0 */
 	int group_stop;	    /* the process is job-control stopped */
 	int delivered;	    /* signals passed on while stopping it */
+	uint64_t seize_ns;  /* CLOCK_MONOTONIC when PTRACE_SEIZE was issued */
+	struct prio_saved prio; /* its nice value while it is ours */
+	int keep_prio;		/* pt_resume() leaves the boost to the caller */
+	int stopped;		/* pt_wait_any(): its trap was collected */
+	uint64_t look_ns;	/* pt_wait_any(): last seen not yet stopped */
 };
 
 /**
@@ -32,6 +39,39 @@ struct pt_thread {
  * -errno.
  */
 int pt_stop(pid_t tid, struct pt_thread *t);
+
+/**
+ * pt_interrupt() - seize one thread and ask it to stop, without waiting
+ * @tid:	thread id
+ * @t:		filled: the thread, not stopped yet
+ *
+ * The thread gets nice -20 (prio_boost()) until pt_resume(), so that it
+ * takes the trap at once even on a busy machine. Collect its stop with
+ * pt_wait_any() (or pt_stop(), which does both).
+ *
+ * Return: 0, -ESRCH (gone), -EPERM, -EBUSY (traced by someone else), or
+ * -errno.
+ */
+int pt_interrupt(pid_t tid, struct pt_thread *t);
+
+/**
+ * pt_wait_any() - wait until one of several interrupted threads is stopped
+ * @ts:		threads given to pt_interrupt() whose stop was not collected
+ *		yet (entries with ->stopped set are skipped)
+ * @n:		number of @ts
+ * @which:	out: the index in @ts of the thread the result is about
+ * @block:	0: only look, do not wait (-EAGAIN when none has stopped)
+ *
+ * Signals that come first are passed on as pt_stop() does. A thread's
+ * stop_ns is the last moment the tool looked for its trap and had not
+ * seen it: a thread that stopped while the tool was busy with another one
+ * counts that time as paused.
+ *
+ * Return: 0 (@ts[*which] stopped, registers read), -ESRCH (@ts[*which] is
+ * gone, reaped), -ENOENT (no thread left to wait for), -EAGAIN (!@block
+ * and none stopped yet), or -errno.
+ */
+int pt_wait_any(struct pt_thread **ts, size_t n, size_t *which, int block);
 
 /**
  * pt_setregs() - write the stopped thread's registers
@@ -55,6 +95,9 @@ int pt_getfpregs(struct pt_thread *t, void *fx);
 /**
  * pt_resume() - let the thread go and detach from it
  * @t:	stopped thread
+ *
+ * Its nice value is put back, unless @t->keep_prio (then @t->prio is the
+ * caller's to prio_restore()).
  *
  * Return: 0 or -errno; the pause it saw is returned by pt_paused_ns().
  */

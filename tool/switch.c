@@ -12,16 +12,33 @@
  * looked at again in the next pass. The runtime completes the transition
  * by itself once every thread is switched (its worker polls); the tool
  * only watches uklp_status for that.
+ *
+ * Threads known switched (the runtime's registry mirror or the tool
+ * table) are not stopped. The others are stopped sleeping ones first
+ * (state S: they stop as soon as they get a CPU), then the running ones
+ * (by then many have switched themselves, at a patched function's entry;
+ * the registry is read again every 10 ms for them). Up to SWITCH_WINDOW
+ * threads are interrupted at a time (PTRACE_INTERRUPT, each with nice -20
+ * until it is let go, tool/prio.h): on a machine with more runnable
+ * threads than CPUs, each waits for a CPU before it takes its trap, and
+ * those waits overlap. Each stop is still handled alone, as soon as it is
+ * seen, and the thread let go before the tool looks at anything else; a
+ * thread that stopped while the tool was busy with another one waits for
+ * that one (its pause counts from the last time the tool looked for it).
+ * Never are all threads stopped: at most SWITCH_WINDOW at a time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uklp/livepatch.h>
 
+#include "inject.h"
 #include "ptrace.h"
 #include "stackcheck.h"
 #include "step.h"
@@ -33,6 +50,8 @@
 #define PASS_RESTARTS	 100	    /* passes restarted by a status change */
 #define MAX_RANGES	 (1u << 20) /* sanity bound on nranges */
 #define COMPLETE_POLL_MS 100	    /* watch for completion before a new pass */
+#define SWITCH_WINDOW	 4	    /* threads being stopped at a time */
+#define REGTAB_RELOAD_NS 10000000ull /* registry read again (running ones) */
 
 /* A consistent copy of the transition state. */
 struct snap {
@@ -325,107 +344,265 @@ static int add_pause(uint64_t **pauses_ns, size_t *npauses, uint64_t ns)
 	return 0;
 }
 
+/* The state letter of a thread in /proc (R, S, D, T, t, Z, X...), or 0. */
+static char task_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *s;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+		 (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	s = strrchr(buf, ')'); /* after the command name */
+	return s && s[1] == ' ' ? s[2] : 0;
+}
+
 /*
  * A thread that exited but stays listed: a main thread that called
  * pthread_exit() while others run. It cannot be traced (EPERM).
  */
 static int is_zombie(pid_t pid, pid_t tid)
 {
-	char path[64], buf[512], *s;
-	ssize_t n;
-	FILE *f;
+	char c = task_state(pid, tid);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
-		 (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	s = strrchr(buf, ')'); /* after the command name */
-	return s && s[1] == ' ' && (s[2] == 'Z' || s[2] == 'X');
+	return c == 'Z' || c == 'X';
 }
 
 enum { ONE_OK, ONE_RESTART };
 
-/* The runtime's own registry mirror, read once per pass (see ttab). */
+/* Where a thread's word is, by tid: a table of the target, indexed. */
+struct widx {
+	const struct uklp_abi_thread *tab;
+	uint32_t *by_tid; /* indexes of tab's used entries, sorted by tid */
+	size_t n;
+};
+
+/* The runtime's own registry mirror, read once per pass (see ttab), and
+ * the index of it and of the tool table. */
 static struct uklp_abi_thread *regtab;
+static struct widx widx[2];
+
+static const struct uklp_abi_thread *widx_tab;
+
+static int widx_cmp(const void *a, const void *b)
+{
+	const struct uklp_abi_thread *x = &widx_tab[*(const uint32_t *)a];
+	const struct uklp_abi_thread *y = &widx_tab[*(const uint32_t *)b];
+
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	/* The first entry of a tid comes first, as a linear scan finds it. */
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static void widx_build(struct widx *w, const struct uklp_abi_thread *tab)
+{
+	free(w->by_tid);
+	memset(w, 0, sizeof(*w));
+	if (!tab)
+		return;
+	w->by_tid = malloc(UKLP_ABI_TOOL_THREADS * sizeof(*w->by_tid));
+	if (!w->by_tid)
+		return; /* then nothing is known: every thread is stopped */
+	w->tab = tab;
+	for (uint32_t i = 0; i < UKLP_ABI_TOOL_THREADS; i++)
+		if (tab[i].tid)
+			w->by_tid[w->n++] = i;
+	widx_tab = tab;
+	qsort(w->by_tid, w->n, sizeof(*w->by_tid), widx_cmp);
+}
+
+/* The first entry of @tid in @w's table (still @tid now), or NULL. */
+static const struct uklp_abi_thread *widx_find(const struct widx *w, pid_t tid)
+{
+	size_t lo = 0, hi = w->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->tab[w->by_tid[mid]].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < w->n; lo++) {
+		const struct uklp_abi_thread *e = &w->tab[w->by_tid[lo]];
+
+		if (e->tid == tid)
+			return e; /* the tool table may change: check */
+		if (e->tid > tid || !e->tid)
+			break;
+	}
+	return NULL;
+}
 
 /* Is @tid known (registry or tool table) with a word in the target state? */
-static int word_in_target(struct proc *p, const struct snap *s,
-			  const struct ttab *tt, pid_t tid)
+static int word_in_target(struct proc *p, const struct snap *s, pid_t tid)
 {
 	const struct uklp_status *st = &s->st;
-	const struct uklp_abi_thread *tabs[2] = {regtab, tt ? tt->e : NULL};
 
 	for (int k = 0; k < 2; k++) {
-		if (!tabs[k])
-			continue;
-		for (size_t i = 0; i < UKLP_ABI_TOOL_THREADS; i++) {
-			uint32_t w;
+		const struct uklp_abi_thread *e = widx_find(&widx[k], tid);
+		uint32_t w;
 
-			if (tabs[k][i].tid != tid)
-				continue;
-			if (proc_read(p, (uintptr_t)tabs[k][i].word_addr, &w,
-				      sizeof(w)) < 0)
-				break;
-			if (THREAD_WORD_CURRENT(w, st->gen) &&
-			    (int)(w & 1) == st->target)
-				return 1;
-			break;
-		}
+		if (!e ||
+		    proc_read(p, (uintptr_t)e->word_addr, &w, sizeof(w)) < 0)
+			continue;
+		if (THREAD_WORD_CURRENT(w, st->gen) &&
+		    (int)(w & 1) == st->target)
+			return 1;
 	}
 	return 0;
 }
 
-/*
- * One thread: stop, look, maybe switch, resume. Returns ONE_OK,
- * ONE_RESTART (the transition changed under us: pass again) or -errno.
- */
-static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
-		      const pid_t *tids, size_t ntids, pid_t tid,
-		      struct switch_report *r, struct pass_info *pi,
-		      uint64_t **pauses_ns, size_t *npauses)
+/* Read the registry mirror again (threads register as they switch). */
+static void regtab_load(struct proc *p, const struct snap *s)
 {
-	static uintptr_t pcs[UNWIND_MAX_FRAMES];
-	const struct uklp_status *st = &s->st;
-	int outcome = ONE_OK;
-	struct pt_thread t;
-	uintptr_t word_addr;
-	uint64_t pause;
-	uint32_t word;
-	int ret, state;
-	size_t npcs;
-	long hit;
+	size_t len = UKLP_ABI_TOOL_THREADS * sizeof(*regtab);
+
+	if (!regtab && s->st.registry_addr)
+		regtab = malloc(len);
+	if (regtab &&
+	    (!s->st.registry_addr ||
+	     proc_read(p, (uintptr_t)s->st.registry_addr, regtab, len) < 0)) {
+		free(regtab);
+		regtab = NULL;
+	}
+	widx_build(&widx[0], regtab);
+}
+
+/* What one pass works on. */
+struct pass_ctx {
+	struct proc *p;
+	struct snap *s;
+	struct ttab *tt;
+	const pid_t *tids; /* sorted */
+	size_t ntids;
+	struct switch_report *r;
+	struct pass_info *pi;
+	uint64_t **pauses_ns;
+	size_t *npauses;
+};
+
+/*
+ * Start stopping @tid (pt_interrupt()) unless it is known switched.
+ * Returns 1 (@t is on its way to a stop), 0 (nothing to wait for), or
+ * -errno.
+ */
+static int begin_thread(struct pass_ctx *c, pid_t tid, struct pt_thread *t)
+{
+	struct switch_report *r = c->r;
+	int ret;
 
 	/* A thread whose word the runtime or an earlier pass told us about
 	 * and that is in the target state already needs no stop. */
-	if (word_in_target(p, s, tt, tid)) {
+	if (word_in_target(c->p, c->s, tid)) {
 		r->threads++;
 		r->switched++;
-		return ONE_OK;
+		return 0;
 	}
-	ret = pt_stop(tid, &t);
-	step("switch: stopped a thread");
+	ret = pt_interrupt(tid, t);
+	step("switch: interrupted a thread");
 	if (ret == -ESRCH)
-		return ONE_OK; /* gone: not a thread any more */
+		return 0; /* gone: not a thread any more */
+	if (!ret)
+		return 1;
 	r->threads++;
-	if (ret == -EPERM && !is_zombie(p->pid, tid))
+	if (ret == -EPERM && !is_zombie(c->p->pid, tid))
 		return ret;
-	if (ret < 0) {
+	{
 		char why[64];
 
 		snprintf(why, sizeof(why), "%s",
 			 ret == -EPERM	 ? "exited, not reaped"
 			 : ret == -EBUSY ? "traced by another process"
 					 : strerror(-ret));
-		set_blocker(r, pi, tid, 0, why);
-		return ONE_OK;
+		set_blocker(r, c->pi, tid, 0, why);
 	}
-	word_addr = (uintptr_t)t.regs.fs_base + (uintptr_t)st->tls_word_off;
+	return 0;
+}
+
+/* Let a stopped thread go and count its pause. 0 or -ENOMEM. */
+static int end_thread(struct pass_ctx *c, struct pt_thread *t)
+{
+	uint64_t pause;
+
+	pt_resume(t); /* -ESRCH: it died stopped; nothing to undo */
+	step("switch: let it go");
+	pause = pt_paused_ns(t);
+	if (pause > c->r->max_pause_ns)
+		c->r->max_pause_ns = pause;
+	return add_pause(c->pauses_ns, c->npauses, pause);
+}
+
+/*
+ * Threads let go with their boost kept (see finish_thread()): their own
+ * nice value is put back at the start of the next pass, or when the wait
+ * ends.
+ */
+static struct prio_saved *linger;
+static size_t nlinger, linger_cap;
+
+static void linger_release(void)
+{
+	for (size_t i = 0; i < nlinger; i++)
+		prio_restore(&linger[i]);
+	nlinger = 0;
+}
+
+/* Let @t go keeping its boost; 0 or -ENOMEM (then it is let go without). */
+static int end_thread_linger(struct pass_ctx *c, struct pt_thread *t)
+{
+	int ret;
+
+	if (nlinger == linger_cap) {
+		size_t cap = linger_cap ? linger_cap * 2 : 64;
+		struct prio_saved *n = realloc(linger, cap * sizeof(*n));
+
+		if (n) {
+			linger = n;
+			linger_cap = cap;
+		}
+	}
+	if (nlinger < linger_cap && t->prio.tid)
+		t->keep_prio = 1;
+	ret = end_thread(c, t);
+	if (t->keep_prio)
+		linger[nlinger++] = t->prio;
+	t->keep_prio = 0;
+	return ret;
+}
+
+/*
+ * A stopped thread: look, maybe switch, resume. Returns ONE_OK,
+ * ONE_RESTART (the transition changed under us: pass again) or -errno.
+ */
+static int finish_thread(struct pass_ctx *c, struct pt_thread *t)
+{
+	static uintptr_t pcs[UNWIND_MAX_FRAMES];
+	const struct uklp_status *st = &c->s->st;
+	struct user_regs_struct stub_regs;
+	struct switch_report *r = c->r;
+	struct pass_info *pi = c->pi;
+	struct proc *p = c->p;
+	pid_t tid = t->tid;
+	int outcome = ONE_OK, busy = 0;
+	uintptr_t word_addr;
+	uint32_t word;
+	int ret, state;
+	size_t npcs;
+	long hit;
+
+	r->threads++;
+	word_addr = (uintptr_t)t->regs.fs_base + (uintptr_t)st->tls_word_off;
 	if (proc_read(p, word_addr, &word, sizeof(word)) < 0) {
 		set_blocker(r, pi, tid, 0, "patch state unreadable");
 		goto resume;
@@ -436,22 +613,29 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 		r->switched++;
 		goto resume;
 	}
-	ret = unwind_remote_regs(p, &t.regs, pcs, UNWIND_MAX_FRAMES, &npcs);
+	/* A thread back from a hijacked call may sit in the restore stub
+	 * (finishing its sleep there): its call chain is the one the stub
+	 * returns to. */
+	if (inject_stub_regs(p, &t->regs, &stub_regs))
+		stub_regs = t->regs;
+	ret = unwind_remote_regs(p, &stub_regs, pcs, UNWIND_MAX_FRAMES, &npcs);
 	step("switch: unwound it");
 	if (ret < 0) {
 		/* Perhaps a library loaded since: look again next pass. */
 		if (ret == -ENOENT)
 			refresh_state.needed = 1;
 		set_blocker(r, pi, tid, 0, "unreliable stack");
+		busy = 1;
 		goto resume;
 	}
 	/* Frame 0 is where the thread is now: it counts. */
-	hit = stackcheck_pcs(pcs, npcs, s->r, s->nr);
+	hit = stackcheck_pcs(pcs, npcs, c->s->r, c->s->nr);
 	if (hit >= 0) {
-		set_blocker(r, pi, tid, 1, s->r[hit].name);
+		set_blocker(r, pi, tid, 1, c->s->r[hit].name);
+		busy = 1;
 		goto resume;
 	}
-	ret = ttab_record(p, tt, tids, ntids, tid, word_addr);
+	ret = ttab_record(p, c->tt, c->tids, c->ntids, tid, word_addr);
 	if (ret < 0) {
 		set_blocker(r, pi, tid, 0,
 			    ret == -ENOSPC ? "tool thread table full"
@@ -462,7 +646,7 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 	{
 		uint64_t seq;
 
-		if (read_seq(p, s->addr, &seq) < 0 || seq != st->seq) {
+		if (read_seq(p, c->s->addr, &seq) < 0 || seq != st->seq) {
 			outcome = ONE_RESTART;
 			goto resume;
 		}
@@ -475,13 +659,142 @@ static int one_thread(struct proc *p, struct snap *s, struct ttab *tt,
 	step("switch: wrote its patch state");
 	r->switched++;
 resume:
-	pt_resume(&t); /* -ESRCH: it died stopped; nothing to undo */
-	step("switch: let it go");
-	pause = pt_paused_ns(&t);
-	if (pause > r->max_pause_ns)
-		r->max_pause_ns = pause;
-	if (add_pause(pauses_ns, npauses, pause) < 0)
+	/*
+	 * A thread that was running (not in a system call) and could not be
+	 * switched is most likely preempted where it was caught (inside a
+	 * trampoline, or in the function being replaced): stopping it again
+	 * finds it there until it has run. It keeps its boost until the next
+	 * pass, so that it moves on (and, calling a patched function, often
+	 * switches itself) instead of waiting a scheduling round.
+	 */
+	if (busy && !t->in_syscall ? end_thread_linger(c, t) < 0
+				   : end_thread(c, t) < 0)
 		return -ENOMEM;
+	return outcome;
+}
+
+/* A thread to look at, and whether it sleeps (in a system call, most
+ * likely): those are stopped first. */
+struct cand {
+	pid_t tid;
+	int sleeping;
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->sleeping != y->sleeping)
+		return x->sleeping ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/*
+ * The threads of the pass, in the order they are stopped: sleeping
+ * threads first (each takes its trap as soon as it gets a CPU, and needs
+ * one short stop), then the others. Those that run the patched code
+ * switch themselves meanwhile (the runtime's registry says so, read again
+ * before them). NULL when out of memory.
+ */
+static struct cand *candidates(struct pass_ctx *c, size_t *n)
+{
+	struct cand *cd = malloc((c->ntids ? c->ntids : 1) * sizeof(*cd));
+
+	*n = 0;
+	if (!cd)
+		return NULL;
+	for (size_t i = 0; i < c->ntids; i++) {
+		if (word_in_target(c->p, c->s, c->tids[i])) {
+			c->r->threads++;
+			c->r->switched++;
+			continue;
+		}
+		cd[*n].tid = c->tids[i];
+		cd[*n].sleeping = task_state(c->p->pid, c->tids[i]) == 'S';
+		(*n)++;
+	}
+	qsort(cd, *n, sizeof(*cd), cand_cmp);
+	return cd;
+}
+
+/*
+ * Stop, look at and let go of each thread of @cd, up to SWITCH_WINDOW of
+ * them interrupted at a time. A thread that has stopped is handled (and
+ * let go) before anything else is done, and another thread is
+ * interrupted only when none is waiting: the threads that stopped while
+ * the tool was busy with one wait for that one only, never all of them.
+ */
+static int switch_threads(struct pass_ctx *c, const struct cand *cd, size_t n)
+{
+	struct pt_thread slot[SWITCH_WINDOW];
+	struct pt_thread *fly[SWITCH_WINDOW];
+	int used[SWITCH_WINDOW] = {0};
+	size_t next = 0, nfly = 0;
+	int outcome = ONE_OK, draining = 0;
+	uint64_t reread_ns = 0;
+
+	for (;;) {
+		int more = !draining && next < n, ret;
+		size_t w, k;
+
+		if (!nfly && !more)
+			break;
+		/* The threads in flight, in slot order. */
+		for (k = 0, w = 0; k < SWITCH_WINDOW; k++)
+			if (used[k])
+				fly[w++] = &slot[k];
+		/* Block only when nothing else can be done. */
+		ret = nfly ? pt_wait_any(fly, nfly, &w,
+					 !more || nfly == SWITCH_WINDOW)
+			   : -EAGAIN;
+		if (ret == -EAGAIN) {
+			if (!cd[next].sleeping &&
+			    pt_now_ns() - reread_ns > REGTAB_RELOAD_NS) {
+				/* Running threads last, and the registry
+				 * read again now and then: they switch
+				 * themselves meanwhile. */
+				regtab_load(c->p, c->s);
+				reread_ns = pt_now_ns();
+			}
+			for (k = 0; used[k]; k++)
+				;
+			ret = begin_thread(c, cd[next++].tid, &slot[k]);
+			if (ret < 0) {
+				outcome = ret;
+				draining = 1;
+			} else if (ret) {
+				used[k] = 1;
+				nfly++;
+			}
+			continue;
+		}
+		if (ret == -ENOENT)
+			break; /* cannot happen: each is in flight */
+		k = (size_t)(fly[w] - slot);
+		used[k] = 0;
+		nfly--;
+		step("switch: stopped a thread");
+		if (ret == -ESRCH)
+			continue; /* gone: not a thread any more */
+		if (ret < 0) {
+			c->r->threads++;
+			set_blocker(c->r, c->pi, slot[k].tid, 0,
+				    strerror(-ret));
+			continue;
+		}
+		if (draining) {
+			/* The pass ends: let it go, unlooked at. */
+			c->r->threads++;
+			if (end_thread(c, &slot[k]) < 0 && outcome >= 0)
+				outcome = -ENOMEM;
+			continue;
+		}
+		ret = finish_thread(c, &slot[k]);
+		if (ret != ONE_OK) {
+			outcome = ret;
+			draining = 1;
+		}
+	}
 	return outcome;
 }
 
@@ -491,11 +804,14 @@ static int pass_once(struct proc *p, struct switch_report *r,
 		     struct pass_info *pi)
 {
 	struct ttab tt = {0};
+	struct cand *cd = NULL;
 	pid_t *tids = NULL;
-	size_t ntids = 0;
+	size_t ntids = 0, ncd = 0;
+	struct pass_ctx c;
 	struct snap s;
 	int ret;
 
+	linger_release(); /* those of the previous pass: they had their go */
 	ret = snap_read(p, &s, 1);
 	if (ret < 0)
 		return ret;
@@ -519,22 +835,30 @@ static int pass_once(struct proc *p, struct switch_report *r,
 	ret = unwind_prepare(p);
 	if (!ret)
 		ret = ttab_load(p, &tt, (uintptr_t)s.st.tool_threads_addr);
-	free(regtab);
-	regtab = NULL;
-	if (!ret && s.st.registry_addr) {
-		size_t len = UKLP_ABI_TOOL_THREADS * sizeof(*regtab);
-
-		regtab = malloc(len);
-		if (regtab && proc_read(p, (uintptr_t)s.st.registry_addr,
-					regtab, len) < 0) {
-			free(regtab);
-			regtab = NULL;
-		}
+	if (ret)
+		goto out;
+	regtab_load(p, &s);
+	widx_build(&widx[1], tt.e);
+	c = (struct pass_ctx){
+	    .p = p,
+	    .s = &s,
+	    .tt = &tt,
+	    .tids = tids,
+	    .ntids = ntids,
+	    .r = r,
+	    .pi = pi,
+	    .pauses_ns = pauses_ns,
+	    .npauses = npauses,
+	};
+	cd = candidates(&c, &ncd);
+	if (!cd) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	for (size_t i = 0; !ret && i < ntids; i++)
-		ret = one_thread(p, &s, &tt, tids, ntids, tids[i], r, pi,
-				 pauses_ns, npauses);
+	ret = switch_threads(&c, cd, ncd);
 out:
+	widx_build(&widx[1], NULL);
+	free(cd);
 	free(tt.e);
 	free(tids);
 	snap_free(&s);
@@ -577,8 +901,9 @@ static int pass(struct proc *p, struct switch_report *r, uint64_t **pauses_ns,
  * @pauses_ns:	optional: each stop's duration is appended here
  * @npauses:	in/out: count (capacity is the caller's business: realloc'ed)
  *
- * Each thread is stopped once, alone, for as long as it takes to read its
- * word, unwind it and perhaps write its word. A thread that cannot switch
+ * Each thread is stopped once, for as long as it takes to read its word,
+ * unwind it and perhaps write its word (see the top of the file for how
+ * many are on their way to a stop at once). A thread that cannot switch
  * is reported in @r (the first one found), never waited for.
  *
  * Return: 0, -ENOENT (no runtime), -EPROTO, -ESRCH (the process is gone),
@@ -589,8 +914,10 @@ int switch_pass(struct proc *p, struct switch_report *r, uint64_t **pauses_ns,
 		size_t *npauses)
 {
 	struct pass_info pi;
+	int ret = pass(p, r, pauses_ns, npauses, &pi);
 
-	return pass(p, r, pauses_ns, npauses, &pi);
+	linger_release();
+	return ret;
 }
 
 static void print_progress(const struct switch_report *r,
@@ -633,22 +960,9 @@ static int watch_complete(struct proc *p, uint64_t until_ns)
 	return 0;
 }
 
-/**
- * switch_wait() - passes until the transition is done or @timeout_ms
- * @p:		the process view
- * @timeout_ms:	negative: forever
- * @progress:	print "threads switched N/M, waiting for thread TID (in
- *		FUNC)" lines on stderr, once a second after the first second
- * @r:		out: the last pass's report
- *
- * Passes are 1 ms apart, growing to 50 ms while nothing moves. Once every
- * thread is switched, the runtime's worker completes the transition by
- * itself (it polls): this only watches uklp_status for it.
- *
- * Return: 0 when done, -ETIMEDOUT (@r says who blocks), or -errno.
- */
-int switch_wait(struct proc *p, int timeout_ms, int progress,
-		struct switch_report *r)
+/* switch_wait() but for the boosts left to threads by its passes. */
+static int wait_passes(struct proc *p, int timeout_ms, int progress,
+		       struct switch_report *r)
 {
 	const uint64_t start = now_ns();
 	const uint64_t deadline =
@@ -698,4 +1012,27 @@ int switch_wait(struct proc *p, int timeout_ms, int progress,
 			sleep_us(delay_us);
 		delay_us = delay_us * 2 > 50000 ? 50000 : delay_us * 2;
 	}
+}
+
+/**
+ * switch_wait() - passes until the transition is done or @timeout_ms
+ * @p:		the process view
+ * @timeout_ms:	negative: forever
+ * @progress:	print "threads switched N/M, waiting for thread TID (in
+ *		FUNC)" lines on stderr, once a second after the first second
+ * @r:		out: the last pass's report
+ *
+ * Passes are 1 ms apart, growing to 50 ms while nothing moves. Once every
+ * thread is switched, the runtime's worker completes the transition by
+ * itself (it polls): this only watches uklp_status for it.
+ *
+ * Return: 0 when done, -ETIMEDOUT (@r says who blocks), or -errno.
+ */
+int switch_wait(struct proc *p, int timeout_ms, int progress,
+		struct switch_report *r)
+{
+	int ret = wait_passes(p, timeout_ms, progress, r);
+
+	linger_release();
+	return ret;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * switch - the tool's share of the consistency model (DESIGN.md 5): it
- * switches the threads that do not switch themselves, one at a time:
- * stop it, unwind it through ptrace, apply the klp_check_stack rule, write
- * its patch-state word, let it go. Prefix: switch_.
+ * switches the threads that do not switch themselves, each in a stop of
+ * its own: stop it, unwind it through ptrace, apply the klp_check_stack
+ * rule, write its patch-state word, let it go (a few threads may be on
+ * their way to a stop at once: see switch.c). Prefix: switch_.
  */
 #ifndef UKLP_TOOL_SWITCH_H
 #define UKLP_TOOL_SWITCH_H

@@ -19,11 +19,14 @@
  *         tool's own code linked in (its objects but main.o):
  *         inject_runtime(), inject_tool_call(UKLP_OP_LOAD), switch_wait().
  *         Every stop of a thread ends in pt_resume(): the program is linked
- *         with -Wl,--wrap=pt_stop,--wrap=pt_resume, and logs each stop's
- *         pt_paused_ns() (the trap seen by the tool to the detach: what the
- *         tool itself reports) and its seize-to-resume time (PTRACE_SEIZE
- *         issued to the detach: it adds the wait for a preempted thread to
- *         be scheduled and take the trap).
+ *         with -Wl,--wrap=pt_resume, and logs each stop's pt_paused_ns()
+ *         (the trap seen by the tool to the detach: what the tool itself
+ *         reports; a thread that stopped while the tool was busy with
+ *         another one counts from the last time the tool looked for it)
+ *         and its seize-to-resume time (PTRACE_SEIZE issued to the
+ *         detach: it adds the wait for a preempted thread to be scheduled
+ *         and take the trap). Like the commands, it gives itself nice -20
+ *         when permitted (tool/prio.h).
  *   stw   what user-space patchers that stop the world do, with the same
  *         machinery, in its best case: stop every thread at once
  *         (PTRACE_SEIZE + PTRACE_INTERRUPT to all, then collect the traps),
@@ -75,6 +78,7 @@
 
 #include "elfsym.h"
 #include "inject.h"
+#include "prio.h"
 #include "proc.h"
 #include "ptrace.h"
 #include "stackcheck.h"
@@ -191,11 +195,9 @@ static void log_stop(uint64_t pause, uint64_t seize, int phase)
 	__atomic_store_n(&sh->n, i + 1, __ATOMIC_RELEASE);
 }
 
-/* ---- every stop of the tool's code: --wrap=pt_stop,--wrap=pt_resume ---- */
+/* ---- every stop of the tool's code: --wrap=pt_resume ---- */
 
-int __real_pt_stop(pid_t tid, struct pt_thread *t);
 int __real_pt_resume(struct pt_thread *t);
-int __wrap_pt_stop(pid_t tid, struct pt_thread *t);
 int __wrap_pt_resume(struct pt_thread *t);
 void __real_step(const char *what);
 void __wrap_step(const char *what);
@@ -215,31 +217,19 @@ void __wrap_step(const char *what)
 	__real_step(what);
 }
 
-static int g_log;	    /* log the stops now */
-static int g_phase;	    /* 0 inject, 1 load call, 2 switch */
-static pid_t g_seize_tid;   /* the thread last seized */
-static uint64_t g_seize_ns; /* when */
+static int g_log;   /* log the stops now */
+static int g_phase; /* 0 inject, 1 load call, 2 switch */
 
-int __wrap_pt_stop(pid_t tid, struct pt_thread *t)
-{
-	uint64_t t0 = now_ns();
-	int ret = __real_pt_stop(tid, t);
-
-	if (!ret) {
-		g_seize_tid = tid;
-		g_seize_ns = t0;
-	}
-	return ret;
-}
-
+/* Every stop ends here; its seize-to-resume time is from pt_interrupt()'s
+ * PTRACE_SEIZE (seize_ns) to the detach. */
 int __wrap_pt_resume(struct pt_thread *t)
 {
 	int ret = __real_pt_resume(t);
 
 	if (g_log)
 		log_stop(pt_paused_ns(t),
-			 t->tid == g_seize_tid && t->resume_ns >= g_seize_ns
-			     ? t->resume_ns - g_seize_ns
+			 t->seize_ns && t->resume_ns >= t->seize_ns
+			     ? t->resume_ns - t->seize_ns
 			     : 0,
 			 g_phase);
 	return ret;
@@ -317,6 +307,7 @@ static int run_uklp(pid_t pid, const char *lib, const char *patch,
 	g_phase = 0;
 	g_log = 1;
 	t0 = now_ns();
+	prio_boost_self(); /* as the commands do (tool/cmd_target.c) */
 	ret = proc_open(pid, &p);
 	if (ret) {
 		snprintf(res->err, sizeof(res->err), "proc_open: %s",
@@ -614,6 +605,7 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 	int ret, opened = 0;
 
 	t0 = now_ns();
+	prio_boost_self(); /* its best case: the same as uklp's */
 	ret = proc_open(pid, &p);
 	if (ret) {
 		snprintf(res->err, sizeof(res->err), "proc_open: %s",
@@ -681,6 +673,7 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 			     g_timeout_ms);
 	if (!ret)
 		ret = wait_status(&p, &st, 1);
+	inject_call_done();
 	res->inject_ns = now_ns() - t0;
 	if (ret) {
 		snprintf(res->err, sizeof(res->err), "runtime: %s (%s)",
@@ -689,6 +682,7 @@ static int run_stw(pid_t pid, const char *lib, const char *patch, int nfuncs,
 	}
 	ret = stw_tool_call(&p, ex->t.tid, UKLP_OP_LOAD, patch, &rc, msg,
 			    sizeof(msg));
+	inject_call_done();
 	res->call_ns = now_ns() - t0;
 	if (ret || rc) {
 		snprintf(res->err, sizeof(res->err),

@@ -125,7 +125,8 @@ hand.
 
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'); the whole benchmark took ${secs} s
 - CPU: $cpu ($ncpu CPUs); kernel $(uname -r)
-- load average before / after: $load0 / $load1 (the machine may be shared)
+- load average before / after: $load0 / $load1 (the machine may be shared;
+  a 1000-thread target alone keeps about 500 threads runnable)
 - tree: $rev
 
 Each case runs on fresh targets: \`tool-target N\` (N threads in all:
@@ -256,12 +257,18 @@ EOF
   mostly preempted, runnable: with 1000 threads, 500 of them share the CPUs.
 - uklp (bench/tool/pausebench.c): inject_runtime(), inject_tool_call(
   UKLP_OP_LOAD), switch_wait(), the calls of tool/cmd_load.c, with the
-  tool's objects linked in. Every stop goes through pt_stop()/pt_resume()
-  (wrapped at link time: -Wl,--wrap=pt_stop,--wrap=pt_resume), so every
-  pause is a real stop of one thread, measured with pt_paused_ns(): the
-  stops of the injections' search and hijacks and of every switch pass.
+  tool's objects linked in, and like the command it makes itself
+  SCHED_FIFO (else nice -20) where permitted (tool/prio.h). Every stop
+  ends in pt_resume() (wrapped at link time: -Wl,--wrap=pt_resume), so
+  every pause is a real stop of one thread, measured with pt_paused_ns():
+  the stops of the injections' search and hijacks and of every switch
+  pass. A switch pass has up to 4 threads on their way to a stop at once
+  (tool/switch.c); a thread that stopped while the tool was busy with
+  another one counts its pause from the last time the tool looked for it
+  and had not seen it stopped, so the wait for the tool is in the pause.
 - stw: the best case of a patcher that stops the world with the same
-  machinery: PTRACE_SEIZE + PTRACE_INTERRUPT to every thread at once, then
+  machinery (the tool's priority included): PTRACE_SEIZE +
+  PTRACE_INTERRUPT to every thread at once, then
   collect the traps; unwind each thread and check that none is inside a
   function the patch replaces (else let all go, 2 ms, try again); with all
   still stopped, dlopen the runtime and make the load call on the main
