@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,7 +402,20 @@ rollback:
 	}
 out:
 	pthread_mutex_unlock(&hook_lock);
-	srcu_synchronize(&hook_srcu);
+	/*
+	 * Wait for the readers (hook_c_slow/hook_c_ops) only when something
+	 * they may still use is freed: replaced tracer lists, or, after a
+	 * rollback, the ops itself (its caller frees it). A registration
+	 * that replaced nothing frees nothing: livepatch registers one ops
+	 * per function, and a grace period each made a 1000-function load
+	 * wait for every preempted reader 1000 times.
+	 */
+	bool sync = ret != 0;
+
+	for (size_t i = 0; i < ops->nfilter && !sync; i++)
+		sync = olds[i] != NULL;
+	if (sync)
+		srcu_synchronize(&hook_srcu);
 	for (size_t i = 0; i < ops->nfilter; i++)
 		free(olds[i]);
 	free(olds);
