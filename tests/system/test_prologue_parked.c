@@ -20,11 +20,12 @@
  * parent, a ptrace tracer:
  *   1. single-steps T until its PC is parked_fn + 3, and keeps it stopped;
  *   2. lets the child's main thread load the patch (in-process);
- *   3. waits until the int3 of the arming protocol is at parked_fn: the
- *      runtime is now asking T to move (T is asleep in a ptrace stop, its
- *      PC in the displaced bytes);
- *   4. detaches from T, which takes the request and is moved into the
- *      relocated copy before the jmp is written over +1..+4.
+ *   3. waits until the int3 of the arming protocol is at parked_fn and
+ *      the runtime's request to move is pending in T (T is asleep in a
+ *      ptrace stop, its PC in the displaced bytes);
+ *   4. detaches from T, which takes the request before anything else and
+ *      is moved into the relocated copy before the jmp is written over
+ *      +1..+4.
  * The child then checks: the load succeeded and moved exactly one thread,
  * T never saw a wrong result (had it been left at +3 it would have run the
  * jmp's rel32 bytes), T sees the patched result after the transition and
@@ -191,6 +192,28 @@ static int read_byte(pid_t pid, uintptr_t addr, uint8_t *b)
 	return ok ? 0 : -1;
 }
 
+/*
+ * Has thread @tid of @pid a signal pending for itself (SigPnd of its
+ * status)? The runtime's request to move, queued while T is stopped.
+ */
+static int has_pending(pid_t pid, pid_t tid)
+{
+	char path[96], line[256];
+	unsigned long long mask = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigPnd: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return mask != 0;
+}
+
 /* Single-step @tid until its PC is @pc; 0, or -1. */
 static int step_to(pid_t tid, uintptr_t pc)
 {
@@ -262,6 +285,18 @@ int main(int argc, char **argv)
 	       "parked\n",
 	       b == 0xcc ? "ok" : "FAIL");
 	if (b != 0xcc)
+		goto out;
+	/*
+	 * Wait for the runtime's request to be queued to T, so that T takes
+	 * it before it executes anything (else T, let go, could leave the
+	 * prologue by itself before the request arrives: correct, but not
+	 * what this test is about).
+	 */
+	for (int i = 0; i < 10000 && !has_pending(pid, tid); i++)
+		nap_ms(1);
+	printf("%s: the runtime asked T to move while T is parked\n",
+	       has_pending(pid, tid) ? "ok" : "FAIL");
+	if (!has_pending(pid, tid))
 		goto out;
 	/* Let T go: it takes the runtime's request to move. */
 	if (ptrace(PTRACE_DETACH, tid, 0, 0)) {
