@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * check.h - the check() of the unit tests that print one "ok - ..." or
- * "FAIL - ..." line per check, and their counters. Included once by each
+ * check.h - the check() of the unit tests that print one "ok: ..." or
+ * "FAIL: ..." line per check, and their counters. Included once by each
  * test program (the definitions are static).
  */
 #ifndef UKLP_TESTS_CHECK_H
@@ -24,7 +24,7 @@ static void check(int ok, const char *fmt, ...)
 	nchecks++;
 	if (!ok)
 		nfailed++;
-	printf("%s - ", ok ? "ok" : "FAIL");
+	printf("%s: ", ok ? "ok" : "FAIL");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);

@@ -26,7 +26,7 @@ static char dir[4096];
 
 static void fatal(const char *msg)
 {
-	printf("FAIL - %s\n", msg);
+	printf("FAIL: %s\n", msg);
 	printf("elfsym: %d checks, %d failed (aborted)\n", nchecks,
 	       nfailed + 1);
 	exit(1);

@@ -28,7 +28,7 @@ static char dir[PATH_MAX];
 
 static void fatal(const char *msg)
 {
-	printf("FAIL - %s\n", msg);
+	printf("FAIL: %s\n", msg);
 	printf("elfsym_debug: %d checks, %d failed (aborted)\n", nchecks,
 	       nfailed + 1);
 	exit(1);

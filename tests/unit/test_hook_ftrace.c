@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +35,7 @@
 
 #include "hook.h"
 #include "threads.h"
+#include "check.h"
 
 #ifdef __clang__
 #define NOIPA __attribute__((noinline))
@@ -48,26 +48,6 @@
 #define ORIG(x)	 ((x) + 1)
 #define REPL(x)	 ((x) + 1000000)
 #define REPL2(x) ((x) + 2000000)
-
-static int checks, failures;
-
-static void check(bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
 
 /* --- the functions --------------------------------------------------- */
 
@@ -403,6 +383,6 @@ int main(int argc, char **argv)
 	printf("info: IPMODIFY ->state called %lu times (no transition)\n",
 	       atomic_load(&st_calls));
 out:
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d nchecks, %d failed\n", nchecks, nfailed);
+	return nfailed ? 1 : 0;
 }

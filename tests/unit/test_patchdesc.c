@@ -29,7 +29,7 @@ static char inc[PATH_MAX];
 
 static void fatal(const char *msg)
 {
-	printf("FAIL - %s\n", msg);
+	printf("FAIL: %s\n", msg);
 	printf("patchdesc: %d checks, %d failed (aborted)\n", nchecks,
 	       nfailed + 1);
 	exit(1);

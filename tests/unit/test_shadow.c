@@ -3,8 +3,8 @@
  * test_shadow - the shadow variable API (runtime/shadow.c).
  *
  * Passes 0-6 port the kernel's selftest module test_klp_shadow_vars.c
- * (tools/testing/selftests/livepatch/test-shadow-vars.sh); the rest checks
- * duplicates, constructor failures, callbacks that use the API, many
+ * (tools/testing/selftests/livepatch/test-shadow-vars.sh); the rest nchecks
+ * duplicates, constructor nfailed, callbacks that use the API, many
  * variables per bucket and 8 threads working on the same keys.
  *
  * Prints one line per check; exits 0 when all pass.
@@ -20,26 +20,7 @@
 #include <string.h>
 
 #include <uklp/livepatch.h>
-
-static int checks, failures;
-
-static void check(bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
+#include "check.h"
 
 /*
  * The runtime's message ring is not linked in: remember the last message.
@@ -547,6 +528,6 @@ int main(void)
 	test_many();
 	test_concurrency();
 
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d nchecks, %d failed\n", nchecks, nfailed);
+	return nfailed ? 1 : 0;
 }

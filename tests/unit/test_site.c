@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +26,7 @@
 #include "site.h"
 #include "threads.h"
 #include "tramp.h"
+#include "check.h"
 
 #ifdef __clang__
 #define NOIPA __attribute__((noinline))
@@ -39,26 +39,6 @@
 #define ORIG(x)	 ((x) + 1)
 #define REPL(x)	 ((x) + 1000000)
 #define REPL2(x) ((x) + 2000000)
-
-static int checks, failures;
-
-static void check(bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
 
 /* --- the functions under test ---------------------------------------- */
 
@@ -324,7 +304,7 @@ static void *stress_thread(void *arg)
 /*
  * Decode @fn's site with the given records, arm it to a trampoline whose
  * mode is f_repl, and arm/disarm ITERS times while NTHREADS threads call
- * it. The main thread checks after every arm and disarm that its own call
+ * it. The main thread nchecks after every arm and disarm that its own call
  * goes where it must.
  */
 static void stress_site(const char *name, int (*fn)(int), uintptr_t pfe,
@@ -500,8 +480,8 @@ int main(int argc, char **argv)
 	check(ret == 0, "poke_init: %d (sync: %s)", ret, poke_sync_method());
 	ret = tramp_init();
 	check(ret == 0, "tramp_init: %d", ret);
-	if (failures) {
-		printf("%d checks, %d failed\n", checks, failures);
+	if (nfailed) {
+		printf("%d nchecks, %d failed\n", nchecks, nfailed);
 		return 1;
 	}
 
@@ -516,6 +496,6 @@ int main(int argc, char **argv)
 		    0, SITE_NOPS);
 	stress_site("5-byte nop", f_nop5, 0, 1, SITE_NOP5);
 
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d nchecks, %d failed\n", nchecks, nfailed);
+	return nfailed ? 1 : 0;
 }

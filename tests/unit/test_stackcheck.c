@@ -6,7 +6,6 @@
  *
  * Prints one line per check; exits 0 when all pass, 1 otherwise.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,26 +13,7 @@
 #include <string.h>
 
 #include "stackcheck.h"
-
-static int checks, failures;
-
-static void check(bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
+#include "check.h"
 
 /* The name of the range @idx points to, or "-" for -1. */
 static const char *hit_name(long idx, const struct stackcheck_range *r,
@@ -340,6 +320,6 @@ int main(int argc, char **argv)
 	test_basic();
 	test_duplicates();
 	test_random();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d nchecks, %d failed\n", nchecks, nfailed);
+	return nfailed ? 1 : 0;
 }

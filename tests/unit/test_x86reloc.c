@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +41,7 @@
 #include <unistd.h>
 
 #include "x86reloc.h"
+#include "check.h"
 
 /* --- the fixtures (prologues.S) ---------------------------------------- */
 
@@ -235,27 +235,7 @@ static const struct {
 
 #define NINPUTS (sizeof(inputs) / sizeof(inputs[0]))
 
-/* --- checks ------------------------------------------------------------ */
-
-static int checks, failures;
-
-static void check(bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
+/* --- nchecks ------------------------------------------------------------ */
 
 static const char *reason(enum x86reloc_reason r, size_t at)
 {
@@ -859,8 +839,8 @@ int main(int argc, char **argv)
 	      "copy buffer within 1 GB of the fixtures: %p "
 	      "(fixtures at %p)",
 	      (void *)buf, (const void *)fx_gcc);
-	if (failures) {
-		printf("%d checks, %d failed\n", checks, failures);
+	if (nfailed) {
+		printf("%d nchecks, %d failed\n", nchecks, nfailed);
 		return 1;
 	}
 
@@ -871,6 +851,6 @@ int main(int argc, char **argv)
 	munmap(buf, NFIX * SLOT);
 	close(memfd);
 
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d nchecks, %d failed\n", nchecks, nfailed);
+	return nfailed ? 1 : 0;
 }
