@@ -131,16 +131,22 @@ static const char exit_codes[] =
 /* The first message of cmd_err() since cmd_err_reset(). */
 static char first_err[1024];
 
+/* "uklp: MESSAGE" on stderr, after what stdout has so far. */
+static void vmsg(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("uklp: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cmd_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("uklp: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (!first_err[0]) {
 		va_start(ap, fmt);
 		vsnprintf(first_err, sizeof(first_err), fmt, ap);
@@ -152,12 +158,9 @@ void cmd_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("uklp: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void cmd_err_reset(void)
@@ -176,12 +179,9 @@ void cmd_note(const char *fmt, ...)
 
 	if (!cmd_verbose)
 		return;
-	fflush(stdout);
-	fputs("uklp: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
