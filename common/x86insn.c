@@ -9,24 +9,6 @@
 
 #include "x86insn.h"
 
-static int32_t get_le32(const uint8_t *p)
-{
-	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-		     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-
-	return (int32_t)v;
-}
-
-static void put_le32(uint8_t *p, int32_t v)
-{
-	uint32_t u = (uint32_t)v;
-
-	p[0] = u & 0xff;
-	p[1] = (u >> 8) & 0xff;
-	p[2] = (u >> 16) & 0xff;
-	p[3] = (u >> 24) & 0xff;
-}
-
 static void set(struct x86insn *out, enum x86insn_kind kind, size_t len,
 		uint64_t target)
 {
@@ -126,13 +108,13 @@ int x86insn_decode(const uint8_t *code, size_t avail, uint64_t addr,
 		if (max < 5)
 			return -ENOENT;
 		set(out, code[0] == 0xe9 ? X86_JMP : X86_CALL, 5,
-		    addr + 5 + (int64_t)get_le32(code + 1));
+		    addr + 5 + (int64_t)x86insn_get_le32(code + 1));
 		return 0;
 	case 0xff:
 		if (max < 6 || (code[1] != 0x25 && code[1] != 0x15))
 			return -ENOENT;
 		set(out, code[1] == 0x25 ? X86_JMP_IND_RIP : X86_CALL_IND_RIP,
-		    6, addr + 6 + (int64_t)get_le32(code + 2));
+		    6, addr + 6 + (int64_t)x86insn_get_le32(code + 2));
 		return 0;
 	case 0xf3:
 		if (max < 4 || code[1] != 0x0f || code[2] != 0x1e ||
@@ -173,7 +155,7 @@ int x86insn_encode_jmp(uint64_t from, uint64_t to,
 	if (err)
 		return err;
 	out[0] = 0xe9;
-	put_le32(out + 1, rel);
+	x86insn_put_le32(out + 1, rel);
 	return 0;
 }
 
@@ -194,7 +176,7 @@ int x86insn_encode_call(uint64_t from, uint64_t to,
 	if (err)
 		return err;
 	out[0] = 0xe8;
-	put_le32(out + 1, rel);
+	x86insn_put_le32(out + 1, rel);
 	return 0;
 }
 

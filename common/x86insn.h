@@ -146,4 +146,33 @@ int x86insn_encode_jmp_rel8(uint64_t from, uint64_t to,
  */
 int x86insn_encode_nop(size_t len, uint8_t *out);
 
+/**
+ * x86insn_get_le32() - a little-endian 32-bit field of an instruction
+ * @p:	its first byte (any alignment)
+ *
+ * Return: the value, signed (rel32, disp32, imm32).
+ */
+static inline int32_t x86insn_get_le32(const uint8_t *p)
+{
+	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+
+	return (int32_t)v;
+}
+
+/**
+ * x86insn_put_le32() - store a little-endian 32-bit field of an instruction
+ * @p:	its first byte (any alignment)
+ * @v:	the value
+ */
+static inline void x86insn_put_le32(uint8_t *p, int32_t v)
+{
+	uint32_t u = (uint32_t)v;
+
+	p[0] = u & 0xff;
+	p[1] = (u >> 8) & 0xff;
+	p[2] = (u >> 16) & 0xff;
+	p[3] = (u >> 24) & 0xff;
+}
+
 #endif /* UKLP_X86INSN_H */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "x86insn.h"
 #include "x86reloc.h"
 
 static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
@@ -90,24 +91,6 @@ static bool dec_one(struct dec *d, const uint8_t *code, size_t avail,
 	       d->in->size > 0 && d->in->size <= avail;
 }
 
-static int32_t get_le32(const uint8_t *p)
-{
-	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-		     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-
-	return (int32_t)v;
-}
-
-static void put_le32(uint8_t *p, int32_t v)
-{
-	uint32_t u = (uint32_t)v;
-
-	p[0] = u & 0xff;
-	p[1] = (u >> 8) & 0xff;
-	p[2] = (u >> 16) & 0xff;
-	p[3] = (u >> 24) & 0xff;
-}
-
 /* rel32 from @next (the address after the instruction) to @to, if any. */
 static bool rel32(uint64_t next, uint64_t to, int32_t *rel)
 {
@@ -155,7 +138,7 @@ static enum riprel riprel(const cs_insn *in, const uint8_t *b, size_t *disp_off,
 	 * <disp32>, movdqa): ignore it, the disp is always 32 bits here. */
 	if (op != modrm || e->disp_offset != e->modrm_offset + 1 ||
 	    e->disp_offset + 4u > in->size ||
-	    get_le32(b + e->disp_offset) != (int32_t)x->disp)
+	    x86insn_get_le32(b + e->disp_offset) != (int32_t)x->disp)
 		return RIP_BAD;
 	*disp_off = e->disp_offset;
 	*target = in->address + in->size + (uint64_t)(int64_t)x->disp;
@@ -241,7 +224,7 @@ static bool parse_branch(struct dec *d, const uint8_t *b, struct dinsn *di)
 			return false;
 		}
 	} else if (e->imm_size == 4) {
-		rel = get_le32(b + imm);
+		rel = x86insn_get_le32(b + imm);
 		if (b[imm - 1] == 0xe9) {
 			opc = imm - 1;
 			di->kind = D_JMP;
@@ -317,13 +300,13 @@ static int classify(struct dec *d, const uint8_t *b, size_t off,
 		if (in->size == 5 && b[0] == 0xe8) {
 			di->kind = D_CALL;
 			di->target = in->address + 5 +
-				     (uint64_t)(int64_t)get_le32(b + 1);
+				     (uint64_t)(int64_t)x86insn_get_le32(b + 1);
 			return 0;
 		}
 		if (in->size == 6 && b[0] == 0xff && b[1] == 0x15) {
 			di->kind = D_CALL_RIP;
 			di->target = in->address + 6 +
-				     (uint64_t)(int64_t)get_le32(b + 2);
+				     (uint64_t)(int64_t)x86insn_get_le32(b + 2);
 			return 0;
 		}
 		return refuse(p, X86RELOC_CALL_IN_PROLOGUE, off);
@@ -434,14 +417,14 @@ static int emit(struct x86reloc_plan *p, const uint8_t *code,
 		memcpy(o, code + di->off, di->len);
 		if (!rel32(at + di->len, di->target, &r))
 			return refuse(p, X86RELOC_OUT_OF_RANGE, di->off);
-		put_le32(o + di->disp_off, r);
+		x86insn_put_le32(o + di->disp_off, r);
 		return 0;
 	case D_JMP:
 		map_target(p, func, copy, di->target, &dest);
 		if (!rel32(at + JMP32_LEN, dest, &r))
 			return refuse(p, X86RELOC_OUT_OF_RANGE, di->off);
 		o[0] = 0xe9;
-		put_le32(o + 1, r);
+		x86insn_put_le32(o + 1, r);
 		return 0;
 	case D_JCC:
 		map_target(p, func, copy, di->target, &dest);
@@ -449,7 +432,7 @@ static int emit(struct x86reloc_plan *p, const uint8_t *code,
 			return refuse(p, X86RELOC_OUT_OF_RANGE, di->off);
 		o[0] = 0x0f;
 		o[1] = 0x80 | di->op;
-		put_le32(o + 2, r);
+		x86insn_put_le32(o + 2, r);
 		return 0;
 	case D_CALL:
 	case D_CALL_RIP:
@@ -458,12 +441,12 @@ static int emit(struct x86reloc_plan *p, const uint8_t *code,
 		 * own code, with its own unwind information. */
 		dest = func + di->off + di->len;
 		o[0] = 0x68; /* push $lo32 (sign-extended) */
-		put_le32(o + 1, (int32_t)(uint32_t)dest);
+		x86insn_put_le32(o + 1, (int32_t)(uint32_t)dest);
 		o[5] = 0xc7; /* movl $hi32, 4(%rsp) */
 		o[6] = 0x44;
 		o[7] = 0x24;
 		o[8] = 0x04;
-		put_le32(o + 9, (int32_t)(uint32_t)(dest >> 32));
+		x86insn_put_le32(o + 9, (int32_t)(uint32_t)(dest >> 32));
 		o += PUSH64_LEN;
 		at += PUSH64_LEN;
 		if (di->kind == D_CALL) {
@@ -471,14 +454,14 @@ static int emit(struct x86reloc_plan *p, const uint8_t *code,
 				return refuse(p, X86RELOC_OUT_OF_RANGE,
 					      di->off);
 			o[0] = 0xe9;
-			put_le32(o + 1, r);
+			x86insn_put_le32(o + 1, r);
 			return 0;
 		}
 		if (!rel32(at + 6, di->target, &r))
 			return refuse(p, X86RELOC_OUT_OF_RANGE, di->off);
 		o[0] = 0xff; /* jmp *disp32(%rip) */
 		o[1] = 0x25;
-		put_le32(o + 2, r);
+		x86insn_put_le32(o + 2, r);
 		return 0;
 	case D_LOOP:
 		if (di->addr32) {
@@ -493,7 +476,7 @@ static int emit(struct x86reloc_plan *p, const uint8_t *code,
 		o[2] = 0xeb; /* not taken: over the e9 */
 		o[3] = 0x05;
 		o[4] = 0xe9;
-		put_le32(o + 5, r);
+		x86insn_put_le32(o + 5, r);
 		return 0;
 	}
 	return refuse(p, X86RELOC_UNRELOCATABLE, di->off);
@@ -587,7 +570,7 @@ static int plan(struct dec *d, const uint8_t *code, size_t size, uint64_t func,
 	if (!rel32(copy + co + JMP32_LEN, func + end, &r))
 		return refuse(p, X86RELOC_OUT_OF_RANGE, end);
 	p->copy[co] = 0xe9;
-	put_le32(p->copy + co + 1, r);
+	x86insn_put_le32(p->copy + co + 1, r);
 	p->copy_len = co + JMP32_LEN;
 	return 0;
 }
