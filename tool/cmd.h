@@ -149,6 +149,21 @@ int cmd_operands(int argc, char **argv, const struct cmd_opts *o, int min,
 		 int max, const char *names);
 
 /**
+ * cmd_pid_args() - the arguments of a command whose only operand is a PID
+ * @argc:	argument count
+ * @argv:	arguments, argv[0] = the command
+ * @allowed:	CMD_OPT_* the command accepts
+ * @o:		out: the options
+ * @pid:	out: the PID
+ *
+ * cmd_options(), cmd_operands() for exactly one "PID", cmd_parse_pid().
+ *
+ * Return: 0, or CMD_EXIT_USAGE with a message printed.
+ */
+int cmd_pid_args(int argc, char **argv, int allowed, struct cmd_opts *o,
+		 pid_t *pid);
+
+/**
  * cmd_json_string() - print @s as a JSON string (quoted, escaped)
  * @f:	output
  * @s:	the string

@@ -262,11 +262,7 @@ int cmd_inject(int argc, char **argv)
 	int injected, ret;
 	pid_t pid;
 
-	ret = cmd_options(argc, argv, 0, &o);
-	if (!ret)
-		ret = cmd_operands(argc, argv, &o, 1, 1, "PID");
-	if (!ret)
-		ret = cmd_parse_pid(argv[0], argv[o.first], &pid);
+	ret = cmd_pid_args(argc, argv, 0, &o, &pid);
 	if (ret)
 		return ret;
 	ret = target_open(&t, pid, 0);

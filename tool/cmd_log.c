@@ -201,11 +201,7 @@ int cmd_log(int argc, char **argv)
 	char *copy;
 	pid_t pid;
 
-	ret = cmd_options(argc, argv, CMD_OPT_JSON | CMD_OPT_LEVEL, &o);
-	if (!ret)
-		ret = cmd_operands(argc, argv, &o, 1, 1, "PID");
-	if (!ret)
-		ret = cmd_parse_pid(argv[0], argv[o.first], &pid);
+	ret = cmd_pid_args(argc, argv, CMD_OPT_JSON | CMD_OPT_LEVEL, &o, &pid);
 	if (ret)
 		return ret;
 	if (o.level && parse_level(o.level, &level))

@@ -150,11 +150,7 @@ int cmd_wait(int argc, char **argv)
 	pid_t pid;
 	int ret;
 
-	ret = cmd_options(argc, argv, CMD_OPT_TIMEOUT, &o);
-	if (!ret)
-		ret = cmd_operands(argc, argv, &o, 1, 1, "PID");
-	if (!ret)
-		ret = cmd_parse_pid(argv[0], argv[o.first], &pid);
+	ret = cmd_pid_args(argc, argv, CMD_OPT_TIMEOUT, &o, &pid);
 	if (ret)
 		return ret;
 	ret = target_open(&t, pid, 0);

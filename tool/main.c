@@ -302,6 +302,18 @@ int cmd_options(int argc, char **argv, int allowed, struct cmd_opts *o)
 	return 0;
 }
 
+int cmd_pid_args(int argc, char **argv, int allowed, struct cmd_opts *o,
+		 pid_t *pid)
+{
+	int ret = cmd_options(argc, argv, allowed, o);
+
+	if (!ret)
+		ret = cmd_operands(argc, argv, o, 1, 1, "PID");
+	if (!ret)
+		ret = cmd_parse_pid(argv[0], argv[o->first], pid);
+	return ret;
+}
+
 int cmd_operands(int argc, char **argv, const struct cmd_opts *o, int min,
 		 int max, const char *names)
 {
