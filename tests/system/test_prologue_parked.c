@@ -241,7 +241,7 @@ static int step_to(pid_t tid, uintptr_t pc)
 int main(int argc, char **argv)
 {
 	uintptr_t fn = (uintptr_t)parked_fn;
-	int up[2], down[2], tid, st, ok = 0;
+	int up[2], down[2], tid, st, ok = 0, pending = 0;
 	char patch[PATH_MAX], *slash;
 	uint8_t b = 0;
 	pid_t pid;
@@ -292,11 +292,11 @@ int main(int argc, char **argv)
 	 * prologue by itself before the request arrives: correct, but not
 	 * what this test is about).
 	 */
-	for (int i = 0; i < 10000 && !has_pending(pid, tid); i++)
+	for (int i = 0; i < 10000 && !(pending = has_pending(pid, tid)); i++)
 		nap_ms(1);
 	printf("%s: the runtime asked T to move while T is parked\n",
-	       has_pending(pid, tid) ? "ok" : "FAIL");
-	if (!has_pending(pid, tid))
+	       pending ? "ok" : "FAIL");
+	if (!pending)
 		goto out;
 	/* Let T go: it takes the runtime's request to move. */
 	if (ptrace(PTRACE_DETACH, tid, 0, 0)) {
