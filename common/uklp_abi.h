@@ -21,29 +21,29 @@
 
 #include <stdint.h>
 
-#define UKLP_ABI_STATUS_MAGIC 0x7473656bu /* "kest" */
-#define UKLP_ABI_VERSION 1
-#define UKLP_ABI_STATUS_SYMBOL "uklp_status"
-#define UKLP_ABI_CALL_SYMBOL "uklp_tool_call"
-#define UKLP_ABI_TOOL_THREADS 8192
-#define UKLP_ABI_TEXT_MAX (128 * 1024)
-#define UKLP_ABI_MSG_MAX 512
-#define UKLP_ABI_NAME_MAX 256
+#define UKLP_ABI_STATUS_MAGIC	0x7473656bu /* "kest" */
+#define UKLP_ABI_STATUS_VERSION 2	    /* of struct uklp_status */
+#define UKLP_ABI_STATUS_SYMBOL	"uklp_status"
+#define UKLP_ABI_CALL_SYMBOL	"uklp_tool_call"
+#define UKLP_ABI_TOOL_THREADS	8192
+#define UKLP_ABI_TEXT_MAX	(128 * 1024)
+#define UKLP_ABI_MSG_MAX	512
+#define UKLP_ABI_NAME_MAX	256
 
 /* Operations of uklp_tool_call(). */
 enum uklp_abi_op {
-	UKLP_OP_NOP = 0,   /* only answers: the runtime is alive */
-	UKLP_OP_LOAD,	   /* arg: patch path */
-	UKLP_OP_CHECK,	   /* arg: patch path; everything but the write */
-	UKLP_OP_DISABLE,   /* arg: patch name */
-	UKLP_OP_ENABLE,	   /* arg: patch name (reverse an unpatching) */
-	UKLP_OP_FORCE,	   /* arg: patch name */
-	UKLP_OP_COMPLETE,  /* try to complete the transition */
+	UKLP_OP_NOP = 0,  /* only answers: the runtime is alive */
+	UKLP_OP_LOAD,	  /* arg: patch path */
+	UKLP_OP_CHECK,	  /* arg: patch path; everything but the write */
+	UKLP_OP_DISABLE,  /* arg: patch name */
+	UKLP_OP_ENABLE,	  /* arg: patch name (reverse an unpatching) */
+	UKLP_OP_FORCE,	  /* arg: patch name */
+	UKLP_OP_COMPLETE, /* try to complete the transition */
 };
 
 /* A thread the tool switched: where its word lives. */
 struct uklp_abi_thread {
-	int32_t tid;	/* 0: free entry */
+	int32_t tid; /* 0: free entry */
 	uint32_t pad;
 	uint64_t word_addr;
 };
@@ -56,18 +56,25 @@ struct uklp_abi_range {
 
 struct uklp_status {
 	uint32_t magic;	  /* UKLP_ABI_STATUS_MAGIC once initialized */
-	uint32_t version; /* UKLP_ABI_VERSION */
+	uint32_t version; /* UKLP_ABI_STATUS_VERSION */
 	uint32_t ready;	  /* 1: the runtime's constructor finished */
 	int32_t pid;
 	int64_t tls_word_off; /* a thread's word is at fs_base + this */
+	/* the count of SRCU read sections a thread is inside (a hint) */
+	int64_t tls_readers_off;
 
 	/* transition state, stable while @seq is even and unchanged */
 	volatile uint64_t seq;
-	volatile uint32_t gen;	     /* current transition generation */
-	volatile int32_t target;     /* KLP_PATCHED/UNPATCHED, -1: none */
-	volatile int32_t initial;    /* state of a thread whose word is stale */
-	volatile int32_t switching;  /* threads may switch now */
+	volatile uint32_t gen;	    /* current transition generation */
+	volatile int32_t target;    /* KLP_PATCHED/UNPATCHED, -1: none */
+	volatile int32_t initial;   /* state of a thread whose word is stale */
+	volatile int32_t switching; /* threads may switch now */
 	volatile int32_t blocking_tid; /* last thread seen blocking */
+	/* the runtime's transition worker (0: not started): it completes a
+	 * transition once every thread has switched, polling every 20 ms;
+	 * the tool raises its priority while it waits for that */
+	volatile int32_t worker_tid;
+	uint32_t pad0;
 	char transition_patch[UKLP_ABI_NAME_MAX];
 	volatile uint64_t nranges;
 	uint64_t ranges_addr; /* struct uklp_abi_range[nranges] */
@@ -79,11 +86,13 @@ struct uklp_status {
 	uint64_t log_ring_addr;	 /* struct log_ring (runtime/log.h) */
 
 	/* threads the tool switched (the runtime reads, the tool writes) */
-	uint64_t tool_threads_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+	uint64_t tool_threads_addr; /* struct
+				       uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
 
 	/* threads that registered themselves (switched at least once by
 	 * themselves): the tool reads their words without stopping them */
-	uint64_t registry_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+	uint64_t
+	    registry_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
 
 	/* the answer of the last uklp_tool_call(); @call_msg is the reason
 	 * of a refusal or, after a successful UKLP_OP_CHECK, where the

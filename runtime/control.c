@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +65,30 @@ static int in_startup;
 static pthread_cond_t worker_cond = PTHREAD_COND_INITIALIZER;
 
 /*
+ * The worker is an ordinary thread (SCHED_OTHER) with the main thread's
+ * nice value, but never below 0. It starts with its creator's scheduling
+ * and makes itself ordinary once its tid is published: the creator may
+ * run a call of the tool, which gives that thread real time (SCHED_FIFO)
+ * or nice -20 until the call answers - so the new thread starts at once
+ * instead of after a scheduling round of the target's busy threads (0.5 s
+ * measured), and the tool can boost it by its tid while it waits for it.
+ * (Created with the creator's policy and left so, it kept real time for
+ * the life of the process.)
+ */
+static void worker_sched(void)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	int nice;
+
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, (id_t)getpid());
+	if (errno || nice < 0)
+		nice = 0;
+	sched_setscheduler(0, SCHED_OTHER, &sp);
+	setpriority(PRIO_PROCESS, 0, nice);
+}
+
+/*
  * One thread for the life of the process, started at the first transition
  * that does not complete at once: it retries completion every 20 ms while
  * a transition is in progress and sleeps on a condition variable otherwise.
@@ -71,8 +97,11 @@ static pthread_cond_t worker_cond = PTHREAD_COND_INITIALIZER;
 static void *worker(void *arg)
 {
 	(void)arg;
+	/* Before the mutex: its holder may be the creator. */
+	uklp_status.worker_tid = threads_gettid();
+	worker_sched();
 	pthread_mutex_lock(&klp_mutex);
-	klp_worker_tid = threads_gettid();
+	klp_worker_tid = uklp_status.worker_tid;
 	for (;;) {
 		struct timespec ts;
 

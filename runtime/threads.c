@@ -18,6 +18,7 @@ long threads_tls_word_off;
 int (*threads_unregistered_word)(pid_t tid, uint32_t *word);
 void (*threads_registry_hook)(pid_t tid, uint32_t *word);
 long threads_tls_countdown_off;
+long threads_tls_readers_off;
 
 struct reg_entry {
 	pid_t tid;
@@ -61,6 +62,7 @@ int threads_init(void)
 
 	threads_tls_word_off = (char *)&uklp_tls.word - tp;
 	threads_tls_countdown_off = (char *)&uklp_tls.countdown - tp;
+	threads_tls_readers_off = (char *)&uklp_tls.readers - tp;
 	if (pthread_key_create(&reg_key, reg_exit))
 		return -EAGAIN;
 	return 0;

@@ -24,6 +24,9 @@ struct uklp_tls {
 	int32_t tid;
 	uint32_t fails; /* failed self-switch tries in generation fails_gen */
 	uint32_t fails_gen;
+	/* SRCU read sections this thread is inside (srcu.h): the tool reads
+	 * it to find the preempted readers a grace period waits for */
+	uint32_t readers;
 };
 
 extern __thread struct uklp_tls uklp_tls
@@ -32,6 +35,7 @@ extern __thread struct uklp_tls uklp_tls
 /* Offsets from the thread pointer (%fs base), for trampolines and the tool. */
 extern long threads_tls_word_off;
 extern long threads_tls_countdown_off;
+extern long threads_tls_readers_off;
 
 /* Where words of threads that never registered can be found (the tool's
  * table, toolif.c); NULL when nothing else knows about threads. */

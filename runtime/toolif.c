@@ -68,9 +68,10 @@ void toolif_init(void)
 {
 	struct uklp_status *st = &uklp_status;
 
-	st->version = UKLP_ABI_VERSION;
+	st->version = UKLP_ABI_STATUS_VERSION;
 	st->pid = getpid();
 	st->tls_word_off = threads_tls_word_off;
+	st->tls_readers_off = threads_tls_readers_off;
 	st->target = KLP_UNDEFINED;
 	st->initial = KLP_UNDEFINED;
 	st->list_addr = (uint64_t)(uintptr_t)list_text;

@@ -114,7 +114,7 @@ int target_read_status(struct target *t, struct uklp_status *st)
 	if (t->st_addr) {
 		ret = proc_read(&t->p, t->st_addr, st, sizeof(*st));
 		if (!ret && (st->magic != UKLP_ABI_STATUS_MAGIC ||
-			     st->version != UKLP_ABI_VERSION))
+			     st->version != UKLP_ABI_STATUS_VERSION))
 			ret = -EPROTO;
 		return ret;
 	}
@@ -247,7 +247,7 @@ int target_runtime(struct target *t, int inject, int *injected, const char *why)
 	if (ret == -EPROTO) {
 		cmd_err("process %d has a libuklp.so this uklp cannot talk to "
 			"(runtime protocol is not %d); %s",
-			(int)t->pid, UKLP_ABI_VERSION, not_changed);
+			(int)t->pid, UKLP_ABI_STATUS_VERSION, not_changed);
 		return inject ? CMD_EXIT_NORUNTIME : CMD_EXIT_FAILED;
 	}
 	if (ret) {

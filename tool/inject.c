@@ -1163,7 +1163,7 @@ static int read_status(struct proc *p, struct uklp_status *st, uintptr_t *addr)
 		return st->magic && st->magic != UKLP_ABI_STATUS_MAGIC
 			   ? -EPROTO
 			   : -EINPROGRESS;
-	if (st->version != UKLP_ABI_VERSION)
+	if (st->version != UKLP_ABI_STATUS_VERSION)
 		return -EPROTO;
 	return 0;
 }
@@ -1211,7 +1211,7 @@ int inject_runtime(struct proc *p, const char *libpath, int timeout_ms)
 		fprintf(stderr,
 			"uklp: process %d has a libuklp.so of another "
 			"protocol version (tool speaks %d)\n",
-			(int)p->pid, UKLP_ABI_VERSION);
+			(int)p->pid, UKLP_ABI_STATUS_VERSION);
 		goto out;
 	}
 	if (err == -ENOENT) {
@@ -1285,7 +1285,7 @@ int inject_runtime(struct proc *p, const char *libpath, int timeout_ms)
 		fprintf(stderr,
 			"uklp: process %d: the runtime's status has the "
 			"wrong magic or version (tool speaks %d)\n",
-			(int)p->pid, UKLP_ABI_VERSION);
+			(int)p->pid, UKLP_ABI_STATUS_VERSION);
 	if (!err)
 		step("runtime: ready");
 out:

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uklp/livepatch.h>
+
 #include "cmd.h"
+#include "prio.h"
 
 int cmd_verbose;
 long cmd_last_rc;
@@ -452,8 +455,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return CMD_EXIT_OK;
 		} else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
-			printf("uklp %s (runtime protocol %d)\n",
-			       UKLP_TOOL_VERSION, UKLP_ABI_VERSION);
+			printf("uklp %s (runtime protocol %d, patch ABI %d)\n",
+			       UKLP_TOOL_VERSION, UKLP_ABI_STATUS_VERSION,
+			       UKLP_ABI_VERSION);
 			return CMD_EXIT_OK;
 		} else if (!strcmp(a, "--")) {
 			i++;
@@ -492,6 +496,10 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[k], "-v") || !strcmp(argv[k], "--verbose"))
 			set_verbose();
 	}
+	/* Before any work: a busy target would otherwise keep the tool from
+	 * a CPU for a whole scheduling round now and then (about 1 s with
+	 * 500 busy threads on 2 CPUs, between two steps of a load). */
+	prio_boost_self();
 	ret = c->fn(argc - i, argv + i);
 	if (getenv("UKLP_TOOL_RC"))
 		fprintf(stderr, "uklp-rc: %ld\n", cmd_last_rc);

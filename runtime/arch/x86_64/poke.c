@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <uklp/livepatch.h>
 
+#include "backoff.h"
 #include "poke.h"
 #include "x86insn.h"
 
@@ -370,14 +371,14 @@ static void slot_publish(struct poke_slot *s)
 /* Called only once the site no longer holds our int3 (or is given up). */
 static void slot_retire(struct poke_slot *s)
 {
-	unsigned int h = poke_hist_next++ % POKE_HIST;
+	unsigned int h = poke_hist_next++ % POKE_HIST, n = 0;
 
 	/* Pairs with the acquire in hist_has(). */
 	atomic_store_explicit(&poke_hist[h], s->addr, memory_order_release);
 	slot_put(s);
 	/* Pairs with the release in slot_put() of each handler. */
 	while (atomic_load_explicit(&s->refs, memory_order_acquire))
-		sched_yield();
+		backoff_wait(&n);
 	s->addr = 0;
 	s->handler = NULL;
 	/* Pairs with the acquire in slot_claim(). */
@@ -603,6 +604,7 @@ static int move_parked(uintptr_t lo, uintptr_t hi, poke_move_fn fn, void *arg)
 	pid_t pid = getpid(), *tids = NULL;
 	atomic_int *acked;
 	size_t n = 0, left;
+	unsigned int spins = 0;
 	int cookie, err, sig;
 
 	sig = move_sig();
@@ -685,7 +687,7 @@ out:
 	/* Pairs with the seq_cst increment in handle_move(). */
 	atomic_store(&mv_cookie, 0);
 	while (atomic_load(&mv_inside))
-		sched_yield();
+		backoff_wait(&spins);
 	mv_n = 0;
 	mv_tids = NULL;
 	mv_acked = NULL;
