@@ -9,6 +9,10 @@
 #   UKLP_TOOL_KILL_AT=N uklp load makes the tool SIGKILL itself at step N;
 #   then
 #   - the target is alive, no thread of it is stopped or still traced
+#   - every thread of it has its own scheduling back (SCHED_OTHER, the
+#     nice value of the target's start): the tool boosts the threads it
+#     waits for (SCHED_FIFO), and its guard process puts them back when
+#     the tool dies (tool/prio.c) - also after a load that finished
 #   - it answers call cmdline_show with the original or the patched text
 #   - uklp list tells the truth: no runtime, or no patch -> original;
 #     the patch enabled with transition 0 -> patched; a transition in
@@ -58,6 +62,38 @@ threads_running()
 		fi
 	done
 	return 0
+}
+
+# threads_ordinary - every thread of the target has policy SCHED_OTHER (0)
+# and nice NICE0 (/proc/TID/stat fields 41 and 19).
+threads_ordinary()
+{
+	local task f a
+
+	for task in /proc/"$TARGET_PID"/task/*; do
+		f=$(sed 's/^.*) //' "$task/stat" 2>/dev/null) || continue
+		[[ -n $f ]] || continue
+		read -r -a a <<<"$f"
+		# Field k of the line is a[k - 3] once "pid (comm) " is cut.
+		if [[ ${a[38]} != 0 || ${a[16]} != "$NICE0" ]]; then
+			echo "thread ${task##*/} has policy ${a[38]}, nice ${a[16]} (expected 0, $NICE0)"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# sched_back - threads_ordinary, given 2 s (the guard may be on its way).
+sched_back()
+{
+	local i why
+
+	for ((i = 0; i < 20; i++)); do
+		why=$(threads_ordinary) && return 0
+		sleep 0.1
+	done
+	echo "$why"
+	return 1
 }
 
 # answer - ANSWER = what cmdline_show() returns now; fails if neither text.
@@ -112,6 +148,7 @@ check_point()
 	local n=$1 rc=0 last why
 
 	fresh_target
+	NICE0=$(awk '{ sub(/^.*\) /, ""); print $17 }' "/proc/$TARGET_PID/stat")
 	# (The braces keep the shell's "Killed" notice out of the output.)
 	{
 		UKLP_TOOL_STEPS=1 UKLP_TOOL_KILL_AT=$n timeout -k 5 \
@@ -122,6 +159,7 @@ check_point()
 	WHAT=${last#step *: }
 	if ((rc == 0)); then
 		RESULT=notreached WHAT="(the load finished in $(grep -c '^step ' "$WORK/kill.err") steps)"
+		why=$(sched_back) || RESULT="FAIL: after a finished load: $why"
 		stop_target
 		return
 	fi
@@ -148,6 +186,11 @@ check_point()
 			stop_target
 			return
 		fi
+	fi
+	if ! why=$(sched_back); then
+		RESULT="FAIL: $why"
+		stop_target
+		return
 	fi
 
 	# The call the tool started may still be running in the target: read
