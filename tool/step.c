@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,9 @@ static unsigned long step_n;
  * @what:	short description ("seized thread", "wrote stub", ...)
  *
  * The Nth call prints "step N: what" on stderr when UKLP_TOOL_STEPS is set
- * (and not "0"), and raises SIGKILL when UKLP_TOOL_KILL_AT is N.
+ * (and not "0"; "time": followed by " @SECONDS" of CLOCK_MONOTONIC, to see
+ * where the time of a command goes), and raises SIGKILL when
+ * UKLP_TOOL_KILL_AT is N.
  */
 void step(const char *what)
 {
@@ -26,8 +29,15 @@ void step(const char *what)
 	const char *show = getenv("UKLP_TOOL_STEPS");
 	const char *kill_at = getenv("UKLP_TOOL_KILL_AT");
 
-	if (show && *show && strcmp(show, "0"))
+	if (show && !strcmp(show, "time")) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fprintf(stderr, "step %lu: %s @%lld.%06ld\n", n, what,
+			(long long)ts.tv_sec, ts.tv_nsec / 1000);
+	} else if (show && *show && strcmp(show, "0")) {
 		fprintf(stderr, "step %lu: %s\n", n, what);
+	}
 	if (kill_at && *kill_at && strtoul(kill_at, NULL, 10) == n) {
 		fflush(stderr);
 		raise(SIGKILL);
