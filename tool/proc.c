@@ -91,6 +91,66 @@ static FILE *open_maps(pid_t pid, int *err)
 }
 
 /**
+ * proc_rw_ranges() - the readable and writable mappings of a process,
+ * read now, in address order
+ * @pid:	process
+ * @out:	out: malloc'ed array (NULL when none)
+ * @n:		out: its length
+ *
+ * Return: 0, -ESRCH, -EPERM or -errno.
+ */
+int proc_rw_ranges(pid_t pid, struct proc_range **out, size_t *n)
+{
+	struct proc_range *r = NULL;
+	struct proc_map *m = malloc(sizeof(*m));
+	size_t cap = 0, len = 0;
+	char *line = NULL;
+	int err = 0;
+	FILE *f;
+
+	*out = NULL;
+	*n = 0;
+	if (!m)
+		return -ENOMEM;
+	f = open_maps(pid, &err);
+	if (!f)
+		goto out;
+	while (getline(&line, &cap, f) > 0) {
+		if (parse_map_line(line, m, NULL) || m->perms[0] != 'r' ||
+		    m->perms[1] != 'w')
+			continue;
+		if (!(len & (len + 1)) || !r) {
+			/* Grow at 0, 1, 3, 7, ... entries. */
+			struct proc_range *nr =
+			    realloc(r, (len * 2 + 2) * sizeof(*nr));
+
+			if (!nr) {
+				err = -ENOMEM;
+				break;
+			}
+			r = nr;
+		}
+		r[len].start = m->start;
+		r[len].end = m->end;
+		r[len].main_stack = !strcmp(m->path, "[stack]");
+		len++;
+	}
+	if (!err && ferror(f))
+		err = proc_errno(errno ? errno : EIO);
+	fclose(f);
+out:
+	free(line);
+	free(m);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*out = r;
+	*n = len;
+	return 0;
+}
+
+/**
  * proc_mapping_at() - the mapping containing an address, read now
  * @pid:	process
  * @addr:	address in the target

@@ -38,6 +38,12 @@ struct proc_map {
 	char path[4096]; /* "" for anonymous, "[stack]", "/usr/lib/..." */
 };
 
+/* A private writable mapping (proc_rw_ranges()). */
+struct proc_range {
+	uintptr_t start, end;
+	int main_stack; /* "[stack]": grows down on demand */
+};
+
 struct proc {
 	pid_t pid;
 	struct proc_obj *objs;
@@ -176,6 +182,17 @@ int proc_pids(pid_t **pids, size_t *n);
  * Return: the object or NULL.
  */
 struct proc_obj *proc_main_obj(struct proc *p);
+
+/**
+ * proc_rw_ranges() - the readable and writable mappings of a process,
+ * read now, in address order
+ * @pid:	process
+ * @out:	out: malloc'ed array (NULL when none)
+ * @n:		out: its length
+ *
+ * Return: 0, -ESRCH, -EPERM or -errno.
+ */
+int proc_rw_ranges(pid_t pid, struct proc_range **out, size_t *n);
 
 /**
  * proc_mapping_at() - the mapping containing an address, read now

@@ -18,14 +18,17 @@
  * (state S: they stop as soon as they get a CPU), then the running ones
  * (by then many have switched themselves, at a patched function's entry;
  * the registry is read again every 10 ms for them). Up to SWITCH_WINDOW
- * threads are interrupted at a time (PTRACE_INTERRUPT, each with nice -20
- * until it is let go, tool/prio.h): on a machine with more runnable
- * threads than CPUs, each waits for a CPU before it takes its trap, and
- * those waits overlap. Each stop is still handled alone, as soon as it is
- * seen, and the thread let go before the tool looks at anything else; a
- * thread that stopped while the tool was busy with another one waits for
- * that one (its pause counts from the last time the tool looked for it).
- * Never are all threads stopped: at most SWITCH_WINDOW at a time.
+ * threads are interrupted at a time (PTRACE_INTERRUPT, each SCHED_FIFO
+ * until it is let go, tool/prio.h): boosted so, an interrupted thread
+ * takes its trap within microseconds even behind hundreds of busy
+ * threads, so one at a time is enough (with nice -20 each waited for a
+ * tick or more, and 4 at a time overlapped those waits). Each stop is
+ * handled alone and the thread let go before the tool looks at anything
+ * else; with more than one in flight, a thread that stopped while the
+ * tool was busy with another one would wait for that one: 1000 threads,
+ * p99 pause 95-108 us with 1 in flight, 208-327 us with 4 (bench/, one
+ * session). Never are all threads stopped: at most SWITCH_WINDOW at a
+ * time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,7 +56,7 @@
 #define PASS_RESTARTS	 100	    /* passes restarted by a status change */
 #define MAX_RANGES	 (1u << 20) /* sanity bound on nranges */
 #define COMPLETE_POLL_MS 100	    /* watch for completion before a new pass */
-#define SWITCH_WINDOW	 4	    /* threads being stopped at a time */
+#define SWITCH_WINDOW	 1	    /* threads being stopped at a time */
 #define REGTAB_RELOAD_NS 10000000ull /* registry read again (running ones) */
 
 /* A consistent copy of the transition state. */
