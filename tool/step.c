@@ -13,6 +13,21 @@
 #include "step.h"
 
 static unsigned long step_n;
+/* The environment, read at the first step: steps are passed while a
+ * thread is stopped, 10 and more per stop. */
+static int show_mode = -1; /* -1: not read yet, 0: off, 1: steps, 2: time */
+static unsigned long kill_at;
+
+static void read_env(void)
+{
+	const char *show = getenv("UKLP_TOOL_STEPS");
+	const char *k = getenv("UKLP_TOOL_KILL_AT");
+
+	show_mode = !show || !*show || !strcmp(show, "0") ? 0
+		    : !strcmp(show, "time")		  ? 2
+							  : 1;
+	kill_at = k && *k ? strtoul(k, NULL, 10) : 0;
+}
 
 /**
  * step() - pass a numbered point
@@ -26,19 +41,19 @@ static unsigned long step_n;
 void step(const char *what)
 {
 	unsigned long n = ++step_n;
-	const char *show = getenv("UKLP_TOOL_STEPS");
-	const char *kill_at = getenv("UKLP_TOOL_KILL_AT");
 
-	if (show && !strcmp(show, "time")) {
+	if (show_mode < 0)
+		read_env();
+	if (show_mode == 2) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		fprintf(stderr, "step %lu: %s @%lld.%06ld\n", n, what,
 			(long long)ts.tv_sec, ts.tv_nsec / 1000);
-	} else if (show && *show && strcmp(show, "0")) {
+	} else if (show_mode) {
 		fprintf(stderr, "step %lu: %s\n", n, what);
 	}
-	if (kill_at && *kill_at && strtoul(kill_at, NULL, 10) == n) {
+	if (kill_at == n) {
 		fflush(stderr);
 		raise(SIGKILL);
 	}
