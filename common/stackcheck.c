@@ -21,20 +21,36 @@ void stackcheck_sort(struct stackcheck_range *r, size_t n)
 		qsort(r, n, sizeof(*r), range_cmp);
 }
 
-static long find(uintptr_t pc, const struct stackcheck_range *r, size_t nr)
+/**
+ * stackcheck_count_le() - how many ranges start at or below an address
+ * @r:		ranges sorted by start
+ * @nr:		how many
+ * @addr:	the address
+ *
+ * Return: the index of the first range that starts above @addr.
+ */
+size_t stackcheck_count_le(const struct stackcheck_range *r, size_t nr,
+			   uintptr_t addr)
 {
 	size_t lo = 0, hi = nr;
 
-	/* Functions do not nest; ranges only repeat (several funcs with the
-	 * same address). Check the ranges with the greatest start <= pc. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (r[mid].start <= pc)
+		if (r[mid].start <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static long find(uintptr_t pc, const struct stackcheck_range *r, size_t nr)
+{
+	/* Functions do not nest; ranges only repeat (several funcs with the
+	 * same address). Check the ranges with the greatest start <= pc. */
+	size_t lo = stackcheck_count_le(r, nr, pc);
+
 	for (size_t i = lo; i-- > 0;) {
 		if (pc >= r[i].start && pc < r[i].end)
 			return (long)i;

@@ -25,6 +25,17 @@ struct stackcheck_range {
 void stackcheck_sort(struct stackcheck_range *r, size_t n);
 
 /**
+ * stackcheck_count_le() - how many ranges start at or below an address
+ * @r:		ranges sorted by start
+ * @nr:		how many
+ * @addr:	the address
+ *
+ * Return: the index of the first range that starts above @addr.
+ */
+size_t stackcheck_count_le(const struct stackcheck_range *r, size_t nr,
+			   uintptr_t addr);
+
+/**
  * stackcheck_pcs() - is any PC of a stack inside a forbidden range
  * @pcs:	the program counters, innermost first (frame 0 is the current
  * PC)

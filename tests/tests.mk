@@ -19,7 +19,7 @@
 # Unit tests link the internal library; a test that needs more sources (of
 # the runtime, say) names them in UNIT_SRC_test_X. They are compiled with
 # TOOL_CFLAGS, hence with the sanitizers under SAN=1.
-UNIT_SRC_test_poke := runtime/arch/x86_64/poke.c common/x86insn.c
+UNIT_SRC_test_poke := runtime/arch/x86_64/poke.c runtime/threads.c common/x86insn.c
 UNIT_SRC_test_shadow := runtime/shadow.c
 UNIT_SRC_test_patchdesc := tool/patchdesc.c
 UNIT_SRC_test_x86reloc := tests/unit/fixtures/prologues.S common/x86reloc.c

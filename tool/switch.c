@@ -1033,6 +1033,24 @@ static int raw_status(struct proc *p, struct snap *raw)
 	return ret < 0 ? ret : 0;
 }
 
+/**
+ * switch_help_readers() - give a CPU to the target's threads that are
+ * inside one of the runtime's SRCU read sections
+ * @p:		the process view (the runtime must be loaded)
+ *
+ * For the tool's waits for the runtime (a call, the completion): the
+ * runtime's grace periods wait for those readers, and a reader preempted
+ * inside one waits a whole scheduling round for its turn. Each gets the
+ * boost for HELP_US.
+ */
+void switch_help_readers(struct proc *p)
+{
+	struct snap raw;
+
+	if (!raw_status(p, &raw))
+		help_readers(p, &raw);
+}
+
 /*
  * The runtime's worker completes a transition at its next poll once every
  * thread has switched, if it gets a CPU: it has the boost while the tool

@@ -57,6 +57,8 @@ int switch_pass(struct proc *p, struct switch_report *r, uint64_t **pauses_ns,
  *
  * Return: 0 when done, -ETIMEDOUT, or -errno.
  */
+void switch_help_readers(struct proc *p);
+
 int switch_wait(struct proc *p, int timeout_ms, int progress,
 		struct switch_report *r);
 

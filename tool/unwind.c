@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 
+#include "stackcheck.h"
 #include "unwind.h"
 
 /* Exported by libunwind for its own ptrace and coredump accessors (and used
@@ -104,8 +105,51 @@ static struct {
 static struct proc uw_own;
 static int uw_own_open;
 
+/*
+ * Procedures whose FDE was found, sorted by start: a frame whose PC is in
+ * one is known to have CFI without asking libunwind again (its
+ * unw_get_proc_info() looks the table up and parses the FDE each time:
+ * most of the instructions of an unwind whose steps hit its own cache).
+ */
+#define UW_MAX_FDES 4096
+static struct stackcheck_range uw_fdes[UW_MAX_FDES];
+static size_t uw_nfdes;
+
+static int fde_known(uintptr_t ip)
+{
+	size_t i = stackcheck_count_le(uw_fdes, uw_nfdes, ip);
+
+	return i && ip < uw_fdes[i - 1].end;
+}
+
+static void fde_add(uintptr_t start, uintptr_t end)
+{
+	size_t i = stackcheck_count_le(uw_fdes, uw_nfdes, start);
+
+	if (start >= end || uw_nfdes == UW_MAX_FDES ||
+	    (i && uw_fdes[i - 1].start == start))
+		return;
+	memmove(&uw_fdes[i + 1], &uw_fdes[i],
+		(uw_nfdes - i) * sizeof(uw_fdes[0]));
+	uw_fdes[i].start = start;
+	uw_fdes[i].end = end;
+	uw_fdes[i].name = NULL;
+	uw_nfdes++;
+}
+
+static void fdes_drop(uintptr_t start, uintptr_t end)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < uw_nfdes; i++)
+		if (uw_fdes[i].end <= start || uw_fdes[i].start >= end)
+			uw_fdes[k++] = uw_fdes[i];
+	uw_nfdes = k;
+}
+
 static void pages_drop(uintptr_t start, uintptr_t end)
 {
+	fdes_drop(start, end);
 	for (size_t i = 0; i < UW_NPAGES; i++)
 		if (uw_pages[i].addr && uw_pages[i].addr + UW_PAGE > start &&
 		    uw_pages[i].addr < end)
@@ -130,6 +174,7 @@ void unwind_flush(void)
 	for (size_t i = 0; i < UW_NPAGES; i++)
 		uw_pages[i].addr = 0;
 	uw_last = NULL;
+	uw_nfdes = 0;
 	uw_vdso.looked = 0;
 	if (uw_as)
 		unw_flush_cache(uw_as, 0, 0);
@@ -479,8 +524,10 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip,
 	di.u.rti.table_len = d->table_len;
 	ret = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi,
 						 need_unwind_info, arg);
-	if (ret >= 0)
+	if (ret >= 0) {
 		c->found = 1;
+		fde_add((uintptr_t)pi->start_ip, (uintptr_t)pi->end_ip);
+	}
 	return ret;
 }
 
@@ -706,10 +753,13 @@ static int walk(struct uctx *c, uintptr_t *pcs, size_t max, size_t *n)
 
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
 			return -EAGAIN;
-		/* A frame with no unwind info was guessed, not known. */
+		/* A frame with no unwind info was guessed, not known. A
+		 * return address is looked up at ip - 1 (and is sometimes
+		 * the end of its procedure): both known, or ask. */
 		c->found = 0;
 		c->unknown = 0;
-		if (unw_get_proc_info(&cur, &pi) < 0 || !c->found)
+		if (!(fde_known(ip) && (!k || fde_known(ip - 1))) &&
+		    (unw_get_proc_info(&cur, &pi) < 0 || !c->found))
 			return c->unknown ? -ENOENT : -EAGAIN;
 		if (k == max)
 			return -EAGAIN;

@@ -39,6 +39,7 @@
 #include <uklp/livepatch.h>
 
 #include "backoff.h"
+#include "threads.h"
 #include "poke.h"
 #include "x86insn.h"
 
@@ -320,7 +321,12 @@ static void poke_sync_setup(bool child)
 
 /* --- slots ------------------------------------------------------------ */
 
-/* Take a reference on a live slot. Async-signal-safe. */
+/*
+ * Take a reference on a live slot (a handler). Async-signal-safe. A
+ * handler holding one is counted in its thread's uklp_tls.readers as an
+ * SRCU reader is (srcu.h): slot_retire() waits for it, and the tool, if
+ * it waits for the runtime meanwhile, gives such threads a CPU.
+ */
 static bool slot_get(struct poke_slot *s)
 {
 	int r = atomic_load_explicit(&s->refs, memory_order_relaxed);
@@ -329,18 +335,22 @@ static bool slot_get(struct poke_slot *s)
 	 * The acquire pairs with the release in slot_publish(): the slot's
 	 * fields are then the ones its owner wrote.
 	 */
+	uklp_tls.readers++;
 	while (r > 0)
 		if (atomic_compare_exchange_weak_explicit(&s->refs, &r, r + 1,
 							  memory_order_acquire,
 							  memory_order_relaxed))
 			return true;
+	uklp_tls.readers--;
 	return false;
 }
 
+/* Drop the reference of slot_get(). */
 static void slot_put(struct poke_slot *s)
 {
 	/* Pairs with the acquire in slot_retire()'s wait. */
 	atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release);
+	uklp_tls.readers--;
 }
 
 static struct poke_slot *slot_claim(void)
@@ -375,7 +385,9 @@ static void slot_retire(struct poke_slot *s)
 
 	/* Pairs with the acquire in hist_has(). */
 	atomic_store_explicit(&poke_hist[h], s->addr, memory_order_release);
-	slot_put(s);
+	/* The owner's reference (slot_publish()); pairs with the acquire in
+	 * the wait below as slot_put()'s release does. */
+	atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release);
 	/* Pairs with the release in slot_put() of each handler. */
 	while (atomic_load_explicit(&s->refs, memory_order_acquire))
 		backoff_wait(&n);
