@@ -76,6 +76,13 @@ die()
 {
 	echo "FAIL: $*"
 	if [[ -s $WORK/target.stderr ]]; then
+		# A crash report's start says what crashed (redis-server's
+		# bug report prints the signal and the stack first).
+		if grep -q 'BUG REPORT START' "$WORK/target.stderr"; then
+			echo "--- target stderr (crash report, first lines):"
+			sed -n '/BUG REPORT START/,$p' "$WORK/target.stderr" |
+				head -n 60
+		fi
 		echo "--- target stderr (last lines):"
 		tail -n 20 "$WORK/target.stderr"
 	fi
