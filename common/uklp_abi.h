@@ -85,14 +85,14 @@ struct uklp_status {
 	uint64_t list_json_addr; /* char[UKLP_ABI_TEXT_MAX] */
 	uint64_t log_ring_addr;	 /* struct log_ring (runtime/log.h) */
 
-	/* threads the tool switched (the runtime reads, the tool writes) */
-	uint64_t tool_threads_addr; /* struct
-				       uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+	/* threads the tool switched (the runtime reads, the tool writes):
+	 * struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+	uint64_t tool_threads_addr;
 
 	/* threads that registered themselves (switched at least once by
-	 * themselves): the tool reads their words without stopping them */
-	uint64_t
-	    registry_addr; /* struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+	 * themselves): the tool reads their words without stopping them;
+	 * struct uklp_abi_thread[UKLP_ABI_TOOL_THREADS] */
+	uint64_t registry_addr;
 
 	/* the answer of the last uklp_tool_call(); @call_msg is the reason
 	 * of a refusal or, after a successful UKLP_OP_CHECK, where the

@@ -38,8 +38,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sched.h>
-#include <sys/resource.h>
 
 #include <uklp/livepatch.h>
 
@@ -1080,12 +1078,10 @@ static int watch_complete(struct proc *p, uint64_t until_ns)
 
 	while (now_ns() < until_ns) {
 		struct uklp_status st;
-		struct snap raw;
 
 		sleep_us(1000);
-		if (now_ns() - helped_ns > HELP_EVERY_NS &&
-		    !raw_status(p, &raw)) {
-			help_readers(p, &raw);
+		if (now_ns() - helped_ns > HELP_EVERY_NS) {
+			switch_help_readers(p);
 			helped_ns = now_ns();
 		}
 		ret = switch_read_status(p, &st, NULL);
